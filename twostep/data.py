@@ -1,0 +1,215 @@
+"""Data: where data sets are looked for, checksum checks, and the synthetic grid of Gaussians.
+
+Data sets live in one data directory, named by the ``TWOSTEP_DATA`` environment variable and
+defaulting to ``~/.cache/twostep/data`` (``$XDG_CACHE_HOME/twostep/data`` when that is set).
+Every data set folder carries a ``SHA256SUMS`` file; :func:`dataset_path` verifies it before a
+loader reads anything, and a missing folder raises :class:`DatasetMissingError`, whose message
+says where the data was looked for and how to get it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+DATA_ENV = "TWOSTEP_DATA"
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """Where a data set sits inside the data directory and how a user gets it."""
+
+    folder: str
+    description: str
+    how_to_get: str
+
+
+DATASETS: dict[str, DatasetInfo] = {
+    "mnist": DatasetInfo(
+        folder="MNIST/raw",
+        description="the four MNIST IDX .gz files",
+        how_to_get=(
+            "online, torchvision.datasets.MNIST(root=<data dir>, download=True) fetches them and "
+            "checks their md5 sums; or copy train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, "
+            "t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz there."
+        ),
+    ),
+    "clarinet": DatasetInfo(
+        folder="clarinet",
+        description="the paper authors' 40 synthetic clarinet files source2_0.wav ... source2_39.wav",
+        how_to_get=(
+            "copy the files source2_*.wav from the folder generated_sounds_20_71_30_40_64_73/ of the "
+            "public repository ycemsubakan/TwoStepLearning."
+        ),
+    ),
+    "celeba": DatasetInfo(
+        folder="celeba",
+        description="aligned CelebA images (img_align_celeba, or the 89x109 offline subset)",
+        how_to_get=(
+            "download img_align_celeba.zip from the CelebA site (Liu et al. 2015, research use only) "
+            "and unpack it into <data dir>/celeba/img_align_celeba/."
+        ),
+    ),
+    "allen_atlas": DatasetInfo(
+        folder="allen_atlas",
+        description="the 132 coronal Allen Reference Atlas plates plate_001.jpg ... plate_132.jpg",
+        how_to_get="save the Allen Mouse Brain Atlas coronal plates (Allen Institute) there.",
+    ),
+}
+
+
+class DatasetMissingError(FileNotFoundError):
+    """A data set is not in the data directory."""
+
+
+class ChecksumError(RuntimeError):
+    """A data file does not match the checksum recorded in its folder's SHA256SUMS."""
+
+
+def data_dir() -> Path:
+    """The data directory: ``$TWOSTEP_DATA``, else ``$XDG_CACHE_HOME/twostep/data``, else ``~/.cache/twostep/data``."""
+    env = os.environ.get(DATA_ENV)
+    if env:
+        return Path(env).expanduser().resolve()
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache).expanduser().resolve() / "twostep" / "data"
+
+
+def _missing_message(name: str, looked_in: Path) -> str:
+    info = DATASETS[name]
+    return (
+        f"Data set {name!r} ({info.description}) was not found.\n"
+        f"  Looked in: {looked_in}\n"
+        f"  The data directory is {data_dir()}; set the {DATA_ENV} environment variable to point "
+        f"elsewhere (this repository's CI uses ../shared/data).\n"
+        f"  How to get it: {info.how_to_get}"
+    )
+
+
+def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    """The SHA-256 hex digest of a file."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_sha256sums(folder: str | os.PathLike) -> dict[str, str]:
+    """Parse a ``SHA256SUMS`` file (``<hex>  <relative path>`` per line)."""
+    sums: dict[str, str] = {}
+    for line in (Path(folder) / "SHA256SUMS").read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        digest, rel = line.split(maxsplit=1)
+        sums[rel.lstrip("*").strip()] = digest.lower()
+    return sums
+
+
+def verify_sha256sums(folder: str | os.PathLike, names: list[str] | None = None) -> list[str]:
+    """Check files of ``folder`` against its ``SHA256SUMS``; return the names checked.
+
+    ``names`` restricts the check to those files (each must be listed). Raises
+    :class:`ChecksumError` on a mismatch or on a listed file that is missing.
+    """
+    folder = Path(folder)
+    sums = read_sha256sums(folder)
+    wanted = list(sums) if names is None else names
+    for rel in wanted:
+        if rel not in sums:
+            raise ChecksumError(f"{rel} is not listed in {folder / 'SHA256SUMS'}")
+        path = folder / rel
+        if not path.is_file():
+            raise ChecksumError(f"{path} is listed in SHA256SUMS but missing")
+        actual = sha256_file(path)
+        if actual != sums[rel]:
+            raise ChecksumError(
+                f"{path} has SHA-256 {actual}, but SHA256SUMS records {sums[rel]}: the file is corrupt "
+                f"or a different version; delete it and fetch it again."
+            )
+    return wanted
+
+
+def dataset_path(name: str, *, verify: bool = True, files: list[str] | None = None) -> Path:
+    """The folder of data set ``name`` inside :func:`data_dir`, checked against its SHA256SUMS.
+
+    Raises :class:`DatasetMissingError` (saying where it looked and how to get the data) when the
+    folder is absent, and :class:`ChecksumError` when a file does not match.
+    """
+    if name not in DATASETS:
+        raise KeyError(f"unknown data set {name!r}; known: {', '.join(sorted(DATASETS))}")
+    folder = data_dir() / DATASETS[name].folder
+    if not folder.is_dir() or not any(folder.iterdir()):
+        raise DatasetMissingError(_missing_message(name, folder))
+    if verify and (folder / "SHA256SUMS").is_file():
+        verify_sha256sums(folder, files)
+    return folder
+
+
+# --------------------------------------------------------------------------------------------
+# The synthetic grid of 16 Gaussians (paper Fig. 2)
+
+
+@dataclass
+class GridData:
+    """Splits of the grid-of-Gaussians data set and the mixture that generated them."""
+
+    train: np.ndarray
+    val: np.ndarray
+    test: np.ndarray
+    train_labels: np.ndarray
+    val_labels: np.ndarray
+    test_labels: np.ndarray
+    means: np.ndarray
+    std: float
+
+    def log_prob(self, x: np.ndarray) -> np.ndarray:
+        """Log-density of ``x`` under the true equal-weight mixture (a reference upper bound)."""
+        x = np.asarray(x, dtype=np.float64)
+        d = x.shape[1]
+        sq = ((x[:, None, :] - self.means[None, :, :]) ** 2).sum(-1)
+        comp = -0.5 * sq / self.std**2 - d * np.log(self.std) - 0.5 * d * np.log(2 * np.pi)
+        comp_max = comp.max(1, keepdims=True)
+        return (comp_max[:, 0] + np.log(np.exp(comp - comp_max).mean(1))).astype(np.float64)
+
+
+def grid_means(grid: int = 4, spacing: float = 2.0) -> np.ndarray:
+    """Means on a ``grid`` x ``grid`` lattice at ``{0, spacing, ...}``; row-major order."""
+    axis = np.arange(grid, dtype=np.float64) * spacing
+    xx, yy = np.meshgrid(axis, axis, indexing="ij")
+    return np.stack([xx.ravel(), yy.ravel()], axis=1)
+
+
+def make_grid_gaussians(
+    n_train: int = 100,
+    n_val: int = 20,
+    n_test: int = 20,
+    *,
+    grid: int = 4,
+    spacing: float = 2.0,
+    std: float = 0.1,
+    seed: int = 0,
+) -> GridData:
+    """Sample the grid data set: ``n_*`` points per component for each split, seeded.
+
+    Defaults follow the authors' code: means at ``{0, 2, 4, 6}^2``, isotropic standard deviation
+    0.1, 100 train / 20 validation / 20 test points per component.
+    """
+    rng = np.random.default_rng(seed)
+    means = grid_means(grid, spacing)
+
+    def split(n: int) -> tuple[np.ndarray, np.ndarray]:
+        labels = np.repeat(np.arange(len(means)), n)
+        x = means[labels] + std * rng.standard_normal((len(labels), 2))
+        order = rng.permutation(len(labels))
+        return x[order].astype(np.float32), labels[order]
+
+    train, train_labels = split(n_train)
+    val, val_labels = split(n_val)
+    test, test_labels = split(n_test)
+    return GridData(train, val, test, train_labels, val_labels, test_labels, means, std)

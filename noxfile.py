@@ -1,0 +1,97 @@
+"""Sessions: ``nox -s book`` builds the book, ``nox -s tests`` runs the tests (CI runs exactly that).
+
+    nox -s tests                      # unit tests, smoke-profile execution of every notebook, nbval
+    nox -s book                       # execute every notebook with its defaults, then render HTML
+    nox -s run -- grid_gmm -p seed 3  # re-run one notebook with new parameters (see README)
+    nox -s lock                       # regenerate requirements.lock
+
+Every session installs the hash-locked environment (``requirements.lock``) and the package. The
+data directory is ``$TWOSTEP_DATA``; when that is unset and ``../shared/data`` exists (this
+project's offline copies), it is used.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).resolve().parent
+nox.options.sessions = ["tests"]
+nox.options.default_venv_backend = "venv"
+nox.options.error_on_missing_interpreters = True
+PYTHON = "3.11"
+
+
+def _env() -> dict[str, str]:
+    env = {"MPLBACKEND": "Agg", "PYTHONHASHSEED": "0", "TWOSTEP_ROOT": str(ROOT)}
+    shared = ROOT.parent / "shared" / "data"
+    if os.environ.get("TWOSTEP_DATA"):
+        env["TWOSTEP_DATA"] = os.environ["TWOSTEP_DATA"]
+    elif shared.is_dir():
+        env["TWOSTEP_DATA"] = str(shared)
+    return env
+
+
+def _install(session: nox.Session) -> None:
+    session.install("--require-hashes", "--no-deps", "-r", "requirements.lock")
+    session.install("--no-deps", "--no-build-isolation", "-e", ".")
+
+
+@nox.session(python=PYTHON)
+def tests(session: nox.Session) -> None:
+    """Unit tests, then every notebook executed with its smoke profile, then nbval on those copies."""
+    _install(session)
+    env = _env()
+    smoke = ROOT / "build" / "smoke"
+    env["TWOSTEP_SMOKE_DIR"] = str(smoke)
+    workers = ["-n", "2"] if (os.cpu_count() or 1) >= 2 else []
+    session.run("pytest", "tests", *workers, *session.posargs, env=env)
+    executed = sorted(str(p) for p in smoke.glob("*.ipynb"))
+    if not executed:
+        session.error(f"no executed smoke notebooks in {smoke}")
+    # nbval re-runs each executed notebook and compares the outputs of cells marked
+    # NBVAL_CHECK_OUTPUT: the same parameters must give the same numbers.
+    session.run("pytest", "--nbval-lax", "--nbval-current-env", "-p", "no:cacheprovider", *executed, env=env)
+
+
+@nox.session(python=PYTHON)
+def book(session: nox.Session) -> None:
+    """Execute every notebook with its default parameters, then build the Jupyter Book to HTML.
+
+    A failing cell fails the session (papermill names it); Sphinx warnings are errors.
+    """
+    _install(session)
+    env = _env()
+    session.run("python", "-m", "twostep.notebooks", "execute-all", "--profile", "default",
+                "--dest", "book/executed", env=env)
+    session.run("jupyter-book", "build", str(ROOT), "--warningiserror", "--keep-going", env=env)
+    session.log(f"book: {ROOT / '_build' / 'html' / 'index.html'}")
+
+
+@nox.session(python=PYTHON)
+def run(session: nox.Session) -> None:
+    """Execute one notebook with new parameters, e.g. ``nox -s run -- grid_gmm --profile smoke -p seed 3``.
+
+    ``nox -s run -- params grid_gmm`` lists a notebook's parameters and profiles.
+    """
+    _install(session)
+    args = list(session.posargs)
+    if not args:
+        session.error("usage: nox -s run -- NOTEBOOK [--profile P] [-p NAME VALUE ...] [-f params.yaml] "
+                      "[--output-dir DIR]   |   nox -s run -- params NOTEBOOK")
+    command = args if args[0] in ("params", "execute-all") else ["run", *args]
+    session.run("python", "-m", "twostep.notebooks", *command, env=_env())
+
+
+@nox.session(python=PYTHON)
+def lock(session: nox.Session) -> None:
+    """Regenerate requirements.lock from pyproject.toml (+ lock-constraints.txt) against the registry."""
+    session.install("pip-tools>=7.4")
+    session.run(
+        "pip-compile", "--quiet", "--generate-hashes", "--allow-unsafe", "--strip-extras", "--extra", "test",
+        "--no-emit-index-url", "--no-emit-find-links", "--constraint", "lock-constraints.txt",
+        "--output-file", "requirements.lock", "pyproject.toml",
+        env={"PIP_FIND_LINKS": "", "CUSTOM_COMPILE_COMMAND": "nox -s lock"},
+    )

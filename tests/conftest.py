@@ -1,0 +1,22 @@
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def root() -> Path:
+    return ROOT
+
+
+@pytest.fixture
+def shared_data(monkeypatch) -> Path:
+    """The offline data directory (TWOSTEP_DATA, else ../shared/data); skip when neither exists."""
+    path = Path(os.environ.get("TWOSTEP_DATA", SHARED_DATA))
+    if not path.is_dir():
+        pytest.skip(f"no offline data directory at {path}")
+    monkeypatch.setenv("TWOSTEP_DATA", str(path))
+    return path

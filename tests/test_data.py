@@ -1,0 +1,75 @@
+import shutil
+
+import numpy as np
+import pytest
+
+from twostep import data as tsdata
+from twostep.data import ChecksumError, DatasetMissingError, dataset_path, make_grid_gaussians, verify_sha256sums
+
+
+def test_data_dir_follows_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("TWOSTEP_DATA", str(tmp_path))
+    assert tsdata.data_dir() == tmp_path.resolve()
+    monkeypatch.delenv("TWOSTEP_DATA")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    assert tsdata.data_dir() == (tmp_path / "cache" / "twostep" / "data").resolve()
+
+
+def test_missing_dataset_says_where_and_how(monkeypatch, tmp_path):
+    monkeypatch.setenv("TWOSTEP_DATA", str(tmp_path))
+    with pytest.raises(DatasetMissingError) as err:
+        dataset_path("clarinet")
+    msg = str(err.value)
+    assert str(tmp_path / "clarinet") in msg
+    assert "TWOSTEP_DATA" in msg
+    assert "ycemsubakan/TwoStepLearning" in msg
+
+
+def test_unknown_dataset_is_a_key_error():
+    with pytest.raises(KeyError, match="known"):
+        dataset_path("imagenet")
+
+
+def test_offline_mnist_copy_verifies(shared_data):
+    folder = dataset_path("mnist")
+    assert folder == shared_data.resolve() / "MNIST" / "raw"
+    assert "train-images-idx3-ubyte.gz" in verify_sha256sums(folder)
+
+
+def test_corrupt_file_is_detected(shared_data, tmp_path, monkeypatch):
+    src = shared_data / "MNIST" / "raw"
+    dst = tmp_path / "MNIST" / "raw"
+    dst.mkdir(parents=True)
+    shutil.copy(src / "SHA256SUMS", dst)
+    shutil.copy(src / "t10k-labels-idx1-ubyte.gz", dst)
+    monkeypatch.setenv("TWOSTEP_DATA", str(tmp_path))
+    assert dataset_path("mnist", files=["t10k-labels-idx1-ubyte.gz"]) == dst.resolve()
+    with open(dst / "t10k-labels-idx1-ubyte.gz", "r+b") as fh:
+        fh.seek(100)
+        fh.write(b"\x00\x01\x02")
+    with pytest.raises(ChecksumError, match="corrupt"):
+        dataset_path("mnist", files=["t10k-labels-idx1-ubyte.gz"])
+    with pytest.raises(ChecksumError, match="missing"):
+        dataset_path("mnist", files=["train-images-idx3-ubyte.gz"])
+
+
+def test_grid_data_matches_the_authors_settings():
+    d = make_grid_gaussians(seed=1)
+    assert d.train.shape == (1600, 2) and d.val.shape == (320, 2) and d.test.shape == (320, 2)
+    assert sorted(map(tuple, d.means)) == [(a, b) for a in (0, 2, 4, 6) for b in (0, 2, 4, 6)]
+    for k, mean in enumerate(d.means):
+        pts = d.train[d.train_labels == k]
+        assert len(pts) == 100
+        np.testing.assert_allclose(pts.mean(0), mean, atol=0.05)
+        np.testing.assert_allclose(pts.std(0), 0.1, rtol=0.25)
+    np.testing.assert_array_equal(make_grid_gaussians(seed=1).train, d.train)
+    assert not np.array_equal(make_grid_gaussians(seed=2).train, d.train)
+
+
+def test_grid_true_log_prob_matches_scipy():
+    from scipy.stats import multivariate_normal
+
+    d = make_grid_gaussians(5, 2, 2, seed=0)
+    x = d.test[:7].astype(np.float64)
+    dens = np.mean([multivariate_normal(m, d.std**2 * np.eye(2)).pdf(x) for m in d.means], axis=0)
+    np.testing.assert_allclose(d.log_prob(x), np.log(dens), rtol=1e-10)

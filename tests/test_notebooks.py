@@ -1,0 +1,129 @@
+"""Every notebook runs in CI with its smoke profile (as Pyro's tests/test_examples.py does).
+
+The executed notebooks are kept in ``build/smoke/`` (or ``$TWOSTEP_SMOKE_DIR``) so that the nox
+``tests`` session can validate them with nbval afterwards.
+"""
+
+import json
+import math
+import os
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pytest
+import yaml
+
+from twostep import notebooks as runner
+
+ROOT = Path(__file__).resolve().parents[1]
+SMOKE_DIR = Path(os.environ.get("TWOSTEP_SMOKE_DIR", ROOT / "build" / "smoke"))
+
+# Every notebook in notebooks/ must be listed here, with the metrics its smoke run must write.
+SMOKE = {
+    "grid_gmm": [
+        f"{model}.{metric}"
+        for model in ("vae", "two_step_gmm", "joint_gmm_vae", "joint_then_gmm")
+        for metric in ("modes_covered", "high_quality_fraction", "test_log_likelihood")
+    ],
+}
+
+# A bad value per notebook that must stop it in its validation cell, before any training.
+BAD_PARAMETERS = {
+    "grid_gmm": [
+        ({"epochs": -1}, "epochs=-1 is not allowed"),
+        ({"n_components": 0}, "n_components=0 is not allowed"),
+        ({"covariance_type": "banana"}, "covariance_type='banana' is not allowed"),
+    ],
+}
+
+
+def toc_files():
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [toc["root"]]
+
+    def walk(entries):
+        for entry in entries or []:
+            if "file" in entry:
+                files.append(entry["file"])
+            walk(entry.get("sections"))
+            for part in entry.get("parts", []):
+                walk(part.get("chapters"))
+
+    walk(toc.get("chapters"))
+    for part in toc.get("parts", []):
+        walk(part.get("chapters"))
+    return files
+
+
+def test_every_notebook_is_smoke_tested_profiled_and_in_the_toc():
+    names = runner.notebook_names(ROOT)
+    assert names, "no notebooks found"
+    assert sorted(SMOKE) == names, "tests/test_notebooks.py SMOKE must list exactly the notebooks in notebooks/"
+    assert sorted(BAD_PARAMETERS) == names
+    profiles = runner.load_profiles(ROOT)
+    toc = toc_files()
+    for name in names:
+        assert "smoke" in profiles.get(name, {}), f"{name} has no smoke profile in notebooks/profiles.yaml"
+        assert "paper" in profiles.get(name, {}), f"{name} has no paper profile in notebooks/profiles.yaml"
+        assert f"book/executed/{name}" in toc, f"{name} is not in _toc.yml (as book/executed/{name})"
+    executed = [f for f in toc if f.startswith("book/executed/")]
+    assert sorted(Path(f).name for f in executed) == names, "_toc.yml lists executed notebooks that do not exist"
+    for f in toc:
+        if not f.startswith("book/executed/"):
+            assert any((ROOT / f).with_suffix(s).is_file() for s in (".md", ".ipynb")), f"{f} in _toc.yml is missing"
+
+
+@pytest.mark.parametrize("name", sorted(SMOKE))
+def test_notebook_is_committed_clean_with_documented_parameters(name):
+    nb = nbformat.read(ROOT / "notebooks" / f"{name}.ipynb", as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(not c.get("outputs") and c.get("execution_count") is None for c in code), "strip outputs"
+    tagged = [c for c in code if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1, "exactly one cell tagged 'parameters'"
+    params = runner.notebook_parameters(name, ROOT)
+    assert "seed" in params and "output_dir" in params
+    undocumented = [p for p, info in params.items() if not info["help"].strip()]
+    assert not undocumented, f"parameters without a comment: {undocumented}"
+    for profile, values in runner.load_profiles(ROOT)[name].items():
+        assert set(values) <= set(params), f"profile {profile} sets unknown parameters"
+
+
+@pytest.mark.notebooks
+@pytest.mark.parametrize("name", sorted(SMOKE))
+def test_notebook_smoke_run(name):
+    out = SMOKE_DIR / name
+    runner.execute(name, SMOKE_DIR / f"{name}.ipynb", profile="smoke", output_dir=out, root=ROOT, progress=False)
+    metrics = json.loads((out / "metrics.json").read_text())
+    for key in SMOKE[name]:
+        assert key in metrics, f"metrics.json lacks {key}"
+        assert isinstance(metrics[key], (int, float)) and not math.isnan(metrics[key])
+    assert all("." in k for k in metrics), "metric names look like model.metric"
+    with np.load(out / "samples.npz") as samples:
+        assert len(samples.files) >= 2
+    assert any(out.glob("*.png")), "the notebook saves its figures"
+
+
+@pytest.mark.notebooks
+@pytest.mark.parametrize("name,bad,message", [(n, b, m) for n, cases in BAD_PARAMETERS.items() for b, m in cases])
+def test_bad_parameters_stop_the_notebook_before_training(name, bad, message, tmp_path):
+    import papermill
+
+    with pytest.raises(papermill.PapermillExecutionError) as err:
+        runner.execute(name, tmp_path / "bad.ipynb", profile="smoke", overrides=bad,
+                       output_dir=tmp_path / "out", root=ROOT, progress=False)
+    assert message in str(err.value)
+    executed = nbformat.read(tmp_path / "bad.ipynb", as_version=4)
+    code = [c for c in executed.cells if c.cell_type == "code"]
+    failing = [i for i, c in enumerate(code) if any(o.get("output_type") == "error" for o in c.get("outputs", []))]
+    # parameters, injected parameters, validation: the error is in the third code cell at the latest
+    assert failing and failing[0] <= 2
+    assert not (tmp_path / "out" / "metrics.json").exists()
+
+
+def test_unknown_parameter_and_profile_are_refused():
+    with pytest.raises(KeyError, match="no parameter"):
+        runner.resolve_parameters("grid_gmm", overrides={"epoch": 3}, root=ROOT)
+    with pytest.raises(KeyError, match="profile 'huge' is not defined"):
+        runner.resolve_parameters("grid_gmm", profile="huge", root=ROOT)
+    assert runner.resolve_parameters("grid_gmm", "smoke", {"seed": 4}, ROOT)["seed"] == 4

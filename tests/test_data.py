@@ -73,3 +73,20 @@ def test_grid_true_log_prob_matches_scipy():
     x = d.test[:7].astype(np.float64)
     dens = np.mean([multivariate_normal(m, d.std**2 * np.eye(2)).pdf(x) for m in d.means], axis=0)
     np.testing.assert_allclose(d.log_prob(x), np.log(dens), rtol=1e-10)
+
+
+def test_mnist_loads_through_torchvision_without_writing_to_the_data_dir(shared_data, tmp_path, monkeypatch):
+    monkeypatch.setenv("TWOSTEP_CACHE", str(tmp_path / "cache"))
+    before = sorted(p.name for p in (shared_data / "MNIST" / "raw").iterdir())
+    x, y = tsdata.load_mnist(train=False)
+    assert x.shape == (10000, 784) and x.dtype == np.float32 and 0 <= x.min() and x.max() == 1.0
+    assert y.shape == (10000,) and sorted(np.unique(y)) == list(range(10))
+    assert sorted(p.name for p in (shared_data / "MNIST" / "raw").iterdir()) == before
+
+
+def test_mnist_missing_offline_says_where_and_how(tmp_path, monkeypatch):
+    monkeypatch.setenv("TWOSTEP_DATA", str(tmp_path))
+    monkeypatch.setenv("TWOSTEP_OFFLINE", "1")
+    with pytest.raises(DatasetMissingError) as err:
+        tsdata.load_mnist()
+    assert str(tmp_path / "MNIST" / "raw") in str(err.value) and "download=True" in str(err.value)

@@ -213,3 +213,69 @@ def make_grid_gaussians(
     val, val_labels = split(n_val)
     test, test_labels = split(n_test)
     return GridData(train, val, test, train_labels, val_labels, test_labels, means, std)
+
+
+# --------------------------------------------------------------------------------------------
+# MNIST through torchvision
+
+
+MNIST_FILES = [
+    "train-images-idx3-ubyte.gz",
+    "train-labels-idx1-ubyte.gz",
+    "t10k-images-idx3-ubyte.gz",
+    "t10k-labels-idx1-ubyte.gz",
+]
+
+
+def _offline() -> bool:
+    return bool(os.environ.get("TWOSTEP_OFFLINE"))
+
+
+def _torchvision_root_for(raw: Path) -> Path:
+    """A root that ``torchvision.datasets.MNIST`` can use for the verified files in ``raw``.
+
+    torchvision unpacks the ``.gz`` files next to themselves. A data directory may be a shared,
+    read-only copy, so we never write there: torchvision gets a root in the user's cache holding
+    links to the verified files, and unpacks them there.
+    """
+    from twostep.cache import cache_dir
+
+    root = cache_dir() / "torchvision-mnist-root"
+    work_raw = root / "MNIST" / "raw"
+    work_raw.mkdir(parents=True, exist_ok=True)
+    for name in MNIST_FILES:
+        link = work_raw / name
+        if link.is_symlink() or link.exists():
+            if link.resolve() == (raw / name).resolve():
+                continue
+            link.unlink()
+        link.symlink_to((raw / name).resolve())
+    return root
+
+
+def load_mnist(train: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """MNIST images as float32 rows of 784 pixels in [0, 1], and int64 labels.
+
+    Reads through ``torchvision.datasets.MNIST`` (which checks the files' md5 sums) from
+    ``<data dir>/MNIST/raw/``, after checking them against that folder's SHA256SUMS when it has one.
+    When the files are absent and the machine is online (``TWOSTEP_OFFLINE`` unset), torchvision
+    downloads them into the data directory.
+    """
+    from torchvision.datasets import MNIST
+
+    raw = data_dir() / DATASETS["mnist"].folder
+    have = raw.is_dir() and all((raw / f).is_file() for f in MNIST_FILES)
+    if have:
+        dataset_path("mnist", files=[f for f in MNIST_FILES if f in read_sha256sums(raw)]
+                     if (raw / "SHA256SUMS").is_file() else None)
+        root = _torchvision_root_for(raw)
+    elif _offline():
+        raise DatasetMissingError(_missing_message("mnist", raw))
+    else:
+        root = data_dir()
+    try:
+        dataset = MNIST(str(root), train=train, download=True)
+    except (RuntimeError, OSError) as exc:
+        raise DatasetMissingError(_missing_message("mnist", raw) + f"\n  Download failed: {exc}") from exc
+    images = dataset.data.numpy().reshape(len(dataset), -1).astype(np.float32) / 255.0
+    return images, dataset.targets.numpy().astype(np.int64)

@@ -176,7 +176,7 @@ class MLPVAE(Autoencoder):
 
 def train_model(
     model: nn.Module,
-    loss_fn: Callable[[torch.Tensor], torch.Tensor],
+    loss_fn: Callable[..., torch.Tensor],
     data,
     *,
     epochs: int,
@@ -188,23 +188,31 @@ def train_model(
     progress: bool = True,
     desc: str = "training",
 ) -> list[float]:
-    """Minimise ``loss_fn(batch)`` with Adam; return the mean loss of each epoch.
+    """Minimise ``loss_fn(*batch)`` with Adam; return the mean loss of each epoch.
 
-    ``batch_size=None`` trains full batch, as the authors do on the grid data. Shuffling uses a
-    generator seeded with ``seed``, so runs are reproducible.
+    ``data`` is an array, or a tuple of arrays of equal length (e.g. images and labels) whose
+    batches are passed to ``loss_fn`` as separate arguments. ``batch_size=None`` trains full batch,
+    as the authors do on the grid data. Shuffling uses a generator seeded with ``seed``, so runs are
+    reproducible.
     """
     epochs = check_int("epochs", epochs, minimum=0)
     if batch_size is not None:
         batch_size = check_int("batch_size", batch_size, minimum=1)
     device = get_device(device)
     model.to(device)
-    data = torch.as_tensor(np.asarray(data), dtype=torch.float32)
-    n = len(data)
+    arrays = data if isinstance(data, tuple) else (data,)
+    tensors = []
+    for array in arrays:
+        array = np.asarray(array)
+        dtype = torch.float32 if np.issubdtype(array.dtype, np.floating) else torch.long
+        tensors.append(torch.as_tensor(array, dtype=dtype).to(device))
+    n = len(tensors[0])
+    if any(len(t) != n for t in tensors):
+        raise ValueError("all arrays in data must have the same length")
     batch_size = n if batch_size is None else min(batch_size, n)
     generator = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)  # the reparameterisation noise
     optimiser = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr, betas=betas)
-    data_on_device = data.to(device)
     history: list[float] = []
     model.train()
     bar = tqdm(range(epochs), desc=desc, disable=not progress, mininterval=1.0)
@@ -212,12 +220,16 @@ def train_model(
         order = torch.randperm(n, generator=generator).to(device) if batch_size < n else None
         total = 0.0
         for start in range(0, n, batch_size):
-            batch = data_on_device if order is None else data_on_device[order[start : start + batch_size]]
-            loss = loss_fn(batch)
+            if order is None:
+                batch = tensors
+            else:
+                index = order[start : start + batch_size]
+                batch = [t[index] for t in tensors]
+            loss = loss_fn(*batch)
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()
-            total += loss.item() * len(batch)
+            total += loss.item() * len(batch[0])
         history.append(total / n)
         bar.set_postfix(loss=f"{history[-1]:.4g}", refresh=False)
     model.eval()

@@ -1,0 +1,68 @@
+import numpy as np
+import pytest
+import torch
+from scipy.linalg import sqrtm
+
+from twostep.data import load_mnist
+from twostep.fid import (
+    ClassifierFeatures,
+    InceptionFeatures,
+    SmallCNN,
+    feature_statistics,
+    fid_report,
+    frechet_distance,
+    train_classifier,
+)
+
+
+def test_frechet_distance_matches_the_closed_form():
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((4, 4)), rng.standard_normal((4, 4))
+    s1, s2 = a @ a.T + np.eye(4), b @ b.T + 0.5 * np.eye(4)
+    m1, m2 = rng.standard_normal(4), rng.standard_normal(4)
+    expected = np.sum((m1 - m2) ** 2) + np.trace(s1 + s2 - 2 * np.real(sqrtm(s1 @ s2)))
+    assert frechet_distance((m1, s1), (m2, s2)) == pytest.approx(expected, rel=1e-6)
+    # commuting (diagonal) covariances: sum of squared differences of standard deviations
+    v1, v2 = np.array([1.0, 4.0]), np.array([9.0, 1.0])
+    assert frechet_distance((np.zeros(2), np.diag(v1)), (np.ones(2), np.diag(v2))) == pytest.approx(2 + 4 + 1)
+
+
+def test_fid_report_batches_and_full_sample():
+    rng = np.random.default_rng(1)
+    real = feature_statistics(rng.standard_normal((20000, 3)))
+    same = fid_report(rng.standard_normal((5000, 3)), real, n_batches=5, batch_size=1000, features="toy")
+    shifted = fid_report(rng.standard_normal((5000, 3)) + 1.0, real, n_batches=5, batch_size=1000, features="toy")
+    assert len(same.batch_fids) == 5 and same.std > 0
+    assert same.full < same.mean < 0.05  # more samples, less upward bias
+    assert shifted.mean == pytest.approx(3.0, abs=0.1)
+    with pytest.raises(ValueError, match="fewer than"):
+        fid_report(rng.standard_normal((10, 3)), real, n_batches=5, batch_size=1000, features="toy")
+
+
+def test_classifier_features_separate_real_digits_from_noise(shared_data):
+    x, y = load_mnist(train=True)
+    xt, yt = load_mnist(train=False)
+    torch.manual_seed(0)
+    net = SmallCNN()
+    train_classifier(net, x[:3000], y[:3000], (1, 28, 28), epochs=4, seed=0, progress=False)
+    features = ClassifierFeatures(net, (1, 28, 28))
+    assert features.accuracy(xt[:1000], yt[:1000]) > 0.85
+    real = feature_statistics(features(xt[:2000]))
+    real_fid = frechet_distance(feature_statistics(features(x[-2000:])), real)
+    noise = np.random.default_rng(0).random((2000, 784)).astype(np.float32)
+    noise_fid = frechet_distance(feature_statistics(features(noise)), real)
+    assert real_fid < 0.05 * noise_fid
+
+
+def test_inception_path_runs_with_stand_in_weights(monkeypatch, tmp_path):
+    """The real weights cannot be downloaded here; the code path around them (pytorch-fid's
+    InceptionV3, grey to RGB, resizing) is exercised with randomly initialised weights."""
+    import pytorch_fid.inception as inc
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    assert not InceptionFeatures.available(allow_download=False)
+    stand_in = inc._inception_v3(num_classes=1008, aux_logits=False, weights=None, init_weights=False).state_dict()
+    monkeypatch.setattr(inc, "load_state_dict_from_url", lambda *a, **k: stand_in)
+    features = InceptionFeatures((1, 28, 28), device="cpu")
+    out = features(np.random.default_rng(0).random((3, 784)).astype(np.float32))
+    assert out.shape == (3, 2048) and np.all(np.isfinite(out))

@@ -46,6 +46,7 @@ def tests(session: nox.Session) -> None:
     env = _env()
     smoke = ROOT / "build" / "smoke"
     env["TWOSTEP_SMOKE_DIR"] = str(smoke)
+    env["TWOSTEP_CACHE"] = str(ROOT / "build" / "cache")  # CI never reuses models trained by older code
     workers = ["-n", "2"] if (os.cpu_count() or 1) >= 2 else []
     session.run("pytest", "tests", *workers, *session.posargs, env=env)
     executed = sorted(str(p) for p in smoke.glob("*.ipynb"))

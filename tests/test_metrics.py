@@ -35,3 +35,18 @@ def test_bad_input_is_refused():
         grid_mode_metrics(np.zeros((3, 3)), MEANS, 0.1)
     with pytest.raises(ValueError, match="NaN"):
         grid_mode_metrics(np.full((3, 2), np.nan), MEANS, 0.1)
+
+
+def test_clustering_accuracy_matches_brute_force_over_permutations():
+    import itertools
+
+    from twostep.metrics import clustering_accuracy
+
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 4, 200)
+    clusters = np.where(rng.random(200) < 0.7, (labels + 1) % 4, rng.integers(0, 4, 200))
+    best = max(np.mean(np.array(p)[clusters] == labels) for p in itertools.permutations(range(4)))
+    assert clustering_accuracy(labels, clusters) == pytest.approx(best)
+    assert clustering_accuracy(labels, (labels + 2) % 4) == 1.0
+    # more clusters than labels: the extra clusters count as errors
+    assert clustering_accuracy(np.array([0, 0, 1, 1]), np.array([0, 1, 2, 3])) == 0.5

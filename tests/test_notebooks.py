@@ -26,6 +26,16 @@ SMOKE = {
         for model in ("vae", "two_step_gmm", "joint_gmm_vae", "joint_then_gmm")
         for metric in ("modes_covered", "high_quality_fraction", "test_log_likelihood")
     ],
+    "mnist_fid": [
+        "vae_normal.fid_mnist_cnn",
+        "vae_normal.fid_mnist_cnn_batch_std",
+        "two_step_diag_5.fid_mnist_cnn",
+        "two_step_full_5.fid_mnist_cnn",
+        "joint_two_step_10.fid_mnist_cnn",
+        "joint_random_10.fid_mnist_cnn",
+        "joint_two_step_10.clustering_accuracy",
+        "feature_network.test_accuracy",
+    ],
 }
 
 # A bad value per notebook that must stop it in its validation cell, before any training.
@@ -34,6 +44,11 @@ BAD_PARAMETERS = {
         ({"epochs": -1}, "epochs=-1 is not allowed"),
         ({"n_components": 0}, "n_components=0 is not allowed"),
         ({"covariance_type": "banana"}, "covariance_type='banana' is not allowed"),
+    ],
+    "mnist_fid": [
+        ({"epochs": -3}, "epochs=-3 is not allowed"),
+        ({"component_counts": [0, 10]}, "component_counts[0]=0 is not allowed"),
+        ({"joint_likelihood": "poisson"}, "joint_likelihood='poisson' is not allowed"),
     ],
 }
 

@@ -199,3 +199,24 @@ class ClassifierFeatures(FeatureNetwork):
                 logits = self.model(torch.from_numpy(images[start : start + batch_size]).to(self.device))
                 correct += int((logits.argmax(1).cpu().numpy() == np.asarray(labels[start : start + batch_size])).sum())
         return correct / len(images)
+
+
+class FIDEvaluator:
+    """FIDs of generated images against fixed real images, with one or more feature networks.
+
+    The real images' statistics are computed once per feature network. ``score(samples)`` returns
+    ``{feature network name: FIDResult}``.
+    """
+
+    def __init__(self, networks: list[FeatureNetwork], real_images, *, n_batches: int = 5, batch_size: int = 1000):
+        self.networks = list(networks)
+        self.n_batches = check_int("n_batches", n_batches, minimum=1)
+        self.batch_size = check_int("batch_size", batch_size, minimum=2)
+        self.real_stats = {net.name: feature_statistics(net(real_images)) for net in self.networks}
+
+    def score(self, samples) -> dict[str, FIDResult]:
+        return {
+            net.name: fid_report(net(samples), self.real_stats[net.name], n_batches=self.n_batches,
+                                 batch_size=self.batch_size, features=net.name)
+            for net in self.networks
+        }

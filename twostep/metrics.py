@@ -45,3 +45,21 @@ def grid_mode_metrics(
         "high_quality_fraction": float(high_quality.mean()),
         "n_modes": int(len(means)),
     }
+
+
+def clustering_accuracy(labels, clusters) -> float:
+    """Unsupervised clustering accuracy: the best one-to-one matching of clusters to labels
+    (Hungarian algorithm, scipy's ``linear_sum_assignment``), as VaDE reports it. Clusters beyond
+    the number of labels count as errors."""
+    from scipy.optimize import linear_sum_assignment
+
+    labels = np.asarray(labels)
+    clusters = np.asarray(clusters)
+    if labels.shape != clusters.shape or labels.ndim != 1:
+        raise ValueError("labels and clusters must be 1-d arrays of the same length")
+    _, label_idx = np.unique(labels, return_inverse=True)
+    _, cluster_idx = np.unique(clusters, return_inverse=True)
+    counts = np.zeros((cluster_idx.max() + 1, label_idx.max() + 1), dtype=np.int64)
+    np.add.at(counts, (cluster_idx, label_idx), 1)
+    rows, cols = linear_sum_assignment(counts, maximize=True)
+    return float(counts[rows, cols].sum() / len(labels))

@@ -66,6 +66,12 @@ def log_likelihood(x: torch.Tensor, x_hat: torch.Tensor, likelihood: str, scale:
     raise ValueError(f"likelihood={likelihood!r}; allowed: {LIKELIHOODS}")
 
 
+def observation_scale(likelihood: str, beta: float) -> float:
+    """Scale of the decoder's observation model implied by ``reconstruction + beta * KL``:
+    Laplace scale ``beta``, Gaussian standard deviation ``sqrt(beta)``; unused for Bernoulli."""
+    return math.sqrt(beta) if likelihood == "gaussian" else beta
+
+
 def _mlp(sizes: list[int], activation: str, output: str | None) -> nn.Sequential:
     layers: list[nn.Module] = []
     for i in range(len(sizes) - 1):
@@ -166,7 +172,7 @@ class MLPVAE(Autoencoder):
     @property
     def observation_scale(self) -> float:
         """Scale of the decoder's observation model implied by the loss (see the module doc)."""
-        return math.sqrt(self.beta) if self.likelihood == "gaussian" else self.beta
+        return observation_scale(self.likelihood, self.beta)
 
     def fit(self, data, **kwargs) -> "MLPVAE":
         """Train with :func:`train_vae` (keyword arguments are passed on)."""

@@ -40,3 +40,44 @@ def sample_panels(
     axes.flat[0].legend(loc="upper left", fontsize=8, markerscale=3)
     fig.tight_layout()
     return fig
+
+
+def image_grid(ax, images, shape: tuple[int, ...] = (28, 28), ncols: int = 8, title: str | None = None):
+    """Tile images (rows of pixels in [0, 1]) on ``ax``: grey for 1 channel, RGB for 3."""
+    images = np.asarray(images, dtype=np.float32)
+    n = len(images)
+    nrows = int(np.ceil(n / ncols))
+    if len(shape) == 2:
+        h, w = shape
+        tiles = images.reshape(n, h, w, 1)
+    else:
+        c, h, w = shape
+        tiles = images.reshape(n, c, h, w).transpose(0, 2, 3, 1)
+    canvas = np.ones((nrows * (h + 1) + 1, ncols * (w + 1) + 1, tiles.shape[-1]), dtype=np.float32)
+    for i in range(n):
+        r, c_ = divmod(i, ncols)
+        canvas[1 + r * (h + 1) : 1 + r * (h + 1) + h, 1 + c_ * (w + 1) : 1 + c_ * (w + 1) + w] = tiles[i]
+    ax.imshow(canvas.squeeze(-1) if canvas.shape[-1] == 1 else canvas.clip(0, 1), cmap="gray", vmin=0, vmax=1)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title:
+        ax.set_title(title, fontsize=10)
+    return ax
+
+
+def fid_curves(ax, curves: Mapping[str, tuple], baseline: tuple[float, float] | None = None,
+               baseline_label: str = "N(0, I) prior", ylabel: str = "FID (lower is better)"):
+    """FID against the number of GMM components: ``curves[label] = (components, means, stds)``;
+    ``baseline`` is a horizontal (mean, std) band."""
+    markers = iter("osD^vP*X")
+    for label, (ks, means, stds) in curves.items():
+        ax.errorbar(ks, means, yerr=stds, marker=next(markers), capsize=3, label=label)
+    if baseline is not None:
+        ax.axhline(baseline[0], color="k", ls="--", label=baseline_label)
+        ax.axhspan(baseline[0] - baseline[1], baseline[0] + baseline[1], color="k", alpha=0.1)
+    ax.set_xscale("symlog", linthresh=1)
+    ax.set_xlabel("number of GMM components")
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return ax

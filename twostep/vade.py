@@ -27,9 +27,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from twostep.models import Autoencoder, log_likelihood, reconstruction_loss, train_model
+from twostep.models import LIKELIHOODS, Autoencoder, log_likelihood, observation_scale, reconstruction_loss, train_model
 from twostep.priors import GMMPrior
-from twostep.utils import check_choice, check_int
+from twostep.utils import check_choice, check_float, check_int
 
 LOG_2PI = math.log(2 * math.pi)
 
@@ -73,15 +73,20 @@ def vade_kl_terms(
 class GMMVAE(nn.Module):
     """A VAE with a learnable diagonal GMM prior, trained jointly on eq. 2.
 
-    ``autoencoder`` supplies the encoder and decoder (any :class:`twostep.models.Autoencoder` with
-    ``likelihood`` and ``beta`` attributes, such as :class:`twostep.models.MLPVAE`). The GMM is
-    parameterised by mixture logits, means and log-variances.
+    ``autoencoder`` supplies the encoder and decoder (any :class:`twostep.models.Autoencoder`, such as
+    :class:`twostep.models.MLPVAE`). ``likelihood`` and ``beta`` define the training loss
+    ``reconstruction + beta * (KL part of eq. 2)``; they default to the autoencoder's own (the
+    authors' MNIST joint model uses ``"bernoulli"`` and 1 where their VAE used L1 and 0.1). The GMM
+    is parameterised by mixture logits, means and log-variances.
     """
 
-    def __init__(self, autoencoder: Autoencoder, n_components: int, *, seed: int = 0, init_scale: float = 1.0):
+    def __init__(self, autoencoder: Autoencoder, n_components: int, *, seed: int = 0, init_scale: float = 1.0,
+                 likelihood: str | None = None, beta: float | None = None):
         super().__init__()
         self.autoencoder = autoencoder
         self.n_components = check_int("n_components", n_components, minimum=1)
+        self.likelihood = check_choice("likelihood", likelihood or autoencoder.likelihood, LIKELIHOODS)
+        self.beta = check_float("beta", autoencoder.beta if beta is None else beta, minimum=0.0, strict_minimum=True)
         d = autoencoder.latent_dim
         g = torch.Generator().manual_seed(seed)
         self.pi_logits = nn.Parameter(torch.zeros(self.n_components))
@@ -93,13 +98,13 @@ class GMMVAE(nn.Module):
         return self.autoencoder.latent_dim
 
     @classmethod
-    def random_init(cls, autoencoder: Autoencoder, n_components: int, *, seed: int = 0) -> "GMMVAE":
+    def random_init(cls, autoencoder: Autoencoder, n_components: int, *, seed: int = 0, **kwargs) -> "GMMVAE":
         """Joint model from random parameters: a fresh network and a GMM with N(0, I)-drawn means,
         unit variances and equal weights (the paper's "random initialisation")."""
-        return cls(autoencoder, n_components, seed=seed)
+        return cls(autoencoder, n_components, seed=seed, **kwargs)
 
     @classmethod
-    def from_two_step(cls, autoencoder: Autoencoder, prior: GMMPrior) -> "GMMVAE":
+    def from_two_step(cls, autoencoder: Autoencoder, prior: GMMPrior, **kwargs) -> "GMMVAE":
         """Joint model initialised from a two-step model (a copy of its network and its GMM), as the
         authors' MNIST baseline does. A full-covariance GMM contributes its diagonal, with a warning."""
         prior._check_fitted()
@@ -109,7 +114,7 @@ class GMMVAE(nn.Module):
         if prior.covariance_type == "full":
             warnings.warn("the joint model has diagonal components: using the diagonal of full covariances")
             variances = np.stack([np.diag(c) for c in variances])
-        model = cls(copy.deepcopy(autoencoder), prior.n_components)
+        model = cls(copy.deepcopy(autoencoder), prior.n_components, **kwargs)
         with torch.no_grad():
             model.pi_logits.copy_(torch.as_tensor(np.log(prior.weights_), dtype=torch.float32))
             model.means.copy_(torch.as_tensor(prior.means_, dtype=torch.float32))
@@ -124,8 +129,8 @@ class GMMVAE(nn.Module):
         x_hat = ae.decode_tensor(h)
         gamma = gmm_responsibilities(h, self.pi_logits, self.means, self.logvars)
         terms = vade_kl_terms(mu, logvar, gamma, self.pi_logits, self.means, self.logvars)
-        terms["reconstruction_loss"] = reconstruction_loss(x, x_hat, ae.likelihood)
-        terms["log_likelihood"] = log_likelihood(x, x_hat, ae.likelihood, ae.observation_scale)
+        terms["reconstruction_loss"] = reconstruction_loss(x, x_hat, self.likelihood)
+        terms["log_likelihood"] = log_likelihood(x, x_hat, self.likelihood, self.observation_scale)
         terms["gamma"] = gamma
         return terms
 
@@ -133,7 +138,11 @@ class GMMVAE(nn.Module):
         """The authors' training loss: reconstruction + beta * (minus the KL part of eq. 2), batch mean."""
         t = self.elbo_terms(x)
         kl = -(t["cross_entropy"] + t["categorical"] + t["entropy"])
-        return (t["reconstruction_loss"] + self.autoencoder.beta * kl).mean()
+        return (t["reconstruction_loss"] + self.beta * kl).mean()
+
+    @property
+    def observation_scale(self) -> float:
+        return observation_scale(self.likelihood, self.beta)
 
     def elbo(self, x: torch.Tensor) -> torch.Tensor:
         """Eq. 2 per row with the decoder's observation model (a lower bound on log p(x))."""
@@ -161,8 +170,3 @@ def train_gmmvae(model: GMMVAE, data, *, epochs: int, lr: float = 1e-4, **kwargs
     """Joint training on eq. 2 with the authors' optimiser (Adam, lr 1e-4, betas (0.5, 0.999))."""
     kwargs.setdefault("desc", "joint GMM-VAE")
     return train_model(model, model.loss, data, epochs=epochs, lr=lr, **kwargs)
-
-
-def init_choice(name: str, value: str) -> str:
-    """Validate a joint-model initialisation name."""
-    return check_choice(name, value, ("random", "two_step"))

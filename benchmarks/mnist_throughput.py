@@ -1,0 +1,72 @@
+"""Print MNIST step-1 training throughput and step-2 refit times (no assertions: figures to read).
+
+    python benchmarks/mnist_throughput.py [--epochs 2] [--batch-size 256] [--threads 2]
+
+- VAE training throughput in samples/s, and the fraction of this machine's measured float32
+  matmul rate that it reaches (model FLOPs: 3 x forward multiply-adds x 2);
+- the time to refit a GMM prior on cached codes, for diagonal and full covariances.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import torch
+
+from twostep.data import load_mnist
+from twostep.models import MLPVAE, train_vae
+from twostep.priors import GMMPrior
+
+
+def matmul_gflops(n: int = 2048, repeats: int = 10) -> float:
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b  # warm up
+    start = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    return repeats * 2 * n**3 / (time.perf_counter() - start) / 1e9
+
+
+def vae_flops_per_sample(model: MLPVAE) -> float:
+    """Training FLOPs per sample: every Linear's multiply-adds x 2 (forward), x 3 (with backward)."""
+    macs = sum(m.in_features * m.out_features for m in model.modules() if isinstance(m, torch.nn.Linear))
+    return 3 * 2 * macs
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--components", type=int, nargs="+", default=[10, 50, 100])
+    parser.add_argument("--codes", type=int, default=20000)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    x, _ = load_mnist(train=True)
+    peak = matmul_gflops()
+    print(f"float32 matmul (2048^3, {args.threads} threads): {peak:.1f} GFLOP/s")
+
+    torch.manual_seed(0)
+    vae = MLPVAE(784, 20, (600,), output="sigmoid", likelihood="laplace", beta=0.1)
+    train_vae(vae, x[:5000], epochs=1, batch_size=args.batch_size, progress=False)  # warm up
+    start = time.perf_counter()
+    train_vae(vae, x, epochs=args.epochs, batch_size=args.batch_size, lr=1e-3, progress=False)
+    seconds = time.perf_counter() - start
+    rate = args.epochs * len(x) / seconds
+    gflops = rate * vae_flops_per_sample(vae) / 1e9
+    print(f"VAE training (batch {args.batch_size}): {rate:,.0f} samples/s, {seconds / args.epochs:.2f} s/epoch, "
+          f"{gflops:.1f} GFLOP/s = {100 * gflops / peak:.0f}% of the measured matmul rate")
+
+    codes = vae.encode(x)[: args.codes]
+    for cov in ("diag", "full"):
+        for k in args.components:
+            start = time.perf_counter()
+            prior = GMMPrior(k, cov, n_init=1, random_state=0).fit(codes)
+            print(f"GMM refit on {len(codes)} cached codes: {cov:>4}, {k:>3} components: "
+                  f"{time.perf_counter() - start:6.2f} s ({prior.mixture_.n_iter_} EM iterations)")
+
+
+if __name__ == "__main__":
+    main()

@@ -144,7 +144,10 @@ class InceptionFeatures(FeatureNetwork):
 
 
 class SmallCNN(nn.Module):
-    """A LeNet-style classifier whose penultimate layer gives offline FID features."""
+    """A LeNet-style classifier whose penultimate layer gives offline FID features.
+
+    The features are that layer's pre-activations: after a ReLU, units that never fire would
+    make the feature covariance singular."""
 
     def __init__(self, in_channels: int = 1, image_size: int = 28, n_classes: int = 10, feature_dim: int = 128):
         super().__init__()
@@ -152,9 +155,9 @@ class SmallCNN(nn.Module):
             nn.Conv2d(in_channels, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
             nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
             nn.Flatten(),
-            nn.Linear(64 * (image_size // 4) ** 2, feature_dim), nn.ReLU(),
+            nn.Linear(64 * (image_size // 4) ** 2, feature_dim),
         )
-        self.head = nn.Linear(feature_dim, n_classes)
+        self.head = nn.Sequential(nn.ReLU(), nn.Linear(feature_dim, n_classes))
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         return self.body(x)

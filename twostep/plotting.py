@@ -75,7 +75,12 @@ def fid_curves(ax, curves: Mapping[str, tuple], baseline: tuple[float, float] | 
     if baseline is not None:
         ax.axhline(baseline[0], color="k", ls="--", label=baseline_label)
         ax.axhspan(baseline[0] - baseline[1], baseline[0] + baseline[1], color="k", alpha=0.1)
-    ax.set_xscale("symlog", linthresh=1)
+    ticks = sorted({int(k) for ks, _, _ in curves.values() for k in ks})
+    ax.set_xscale("log")
+    if ticks:
+        ax.set_xticks(ticks)
+        ax.set_xticklabels([str(t) for t in ticks])
+        ax.minorticks_off()
     ax.set_xlabel("number of GMM components")
     ax.set_ylabel(ylabel)
     ax.legend(fontsize=8)

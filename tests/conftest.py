@@ -17,6 +17,8 @@ def shared_data(monkeypatch) -> Path:
     """The offline data directory (TWOSTEP_DATA, else ../shared/data); skip when neither exists."""
     path = Path(os.environ.get("TWOSTEP_DATA", SHARED_DATA))
     if not path.is_dir():
+        if os.environ.get("CI"):
+            pytest.fail(f"CI needs the offline data directory, but {path} does not exist (set TWOSTEP_DATA)")
         pytest.skip(f"no offline data directory at {path}")
     monkeypatch.setenv("TWOSTEP_DATA", str(path))
     return path

@@ -279,3 +279,54 @@ def load_mnist(train: bool = True) -> tuple[np.ndarray, np.ndarray]:
         raise DatasetMissingError(_missing_message("mnist", raw) + f"\n  Download failed: {exc}") from exc
     images = dataset.data.numpy().reshape(len(dataset), -1).astype(np.float32) / 255.0
     return images, dataset.targets.numpy().astype(np.int64)
+
+
+# --------------------------------------------------------------------------------------------
+# Folders of aligned grayscale images (the Allen atlas plates stand in for the paper's brains)
+
+
+def pad_to_aspect(image: np.ndarray, aspect: float, fill: float = 0.0) -> np.ndarray:
+    """Pad a 2-d image symmetrically with ``fill`` so that width / height equals ``aspect``."""
+    h, w = image.shape
+    if w / h < aspect:
+        new_w, new_h = int(round(h * aspect)), h
+    else:
+        new_w, new_h = w, int(round(w / aspect))
+    top, left = (new_h - h) // 2, (new_w - w) // 2
+    out = np.full((new_h, new_w), fill, dtype=image.dtype)
+    out[top : top + h, left : left + w] = image
+    return out
+
+
+def load_aligned_images(folder: str | os.PathLike, size: tuple[int, int], pattern: str = "*.jpg") -> np.ndarray:
+    """Grayscale images of ``folder`` (sorted by name), each padded with black to the aspect of
+    ``size = (width, height)`` and resized to it (Lanczos); float32 in [0, 1], shape (N, height, width)."""
+    from PIL import Image
+
+    width, height = size
+    files = sorted(Path(folder).glob(pattern))
+    if not files:
+        raise DatasetMissingError(f"no files matching {pattern!r} in {folder}")
+    out = np.empty((len(files), height, width), dtype=np.float32)
+    for i, path in enumerate(files):
+        with Image.open(path) as im:
+            gray = np.asarray(im.convert("L"), dtype=np.float32) / 255.0
+        padded = pad_to_aspect(gray, width / height)
+        resized = Image.fromarray(padded).resize((width, height), Image.Resampling.LANCZOS)
+        out[i] = np.clip(np.asarray(resized, dtype=np.float32), 0.0, 1.0)
+    return out
+
+
+def brain_preprocess(images: np.ndarray) -> np.ndarray:
+    """The authors' intensity preprocessing, as far as it applies to 8-bit images: square root,
+    division by each image's maximum, then a map to [-1, 1]. (Their first step, clipping raw
+    intensities at 800, has no counterpart in 8-bit JPEG plates.)"""
+    x = np.sqrt(np.clip(np.asarray(images, dtype=np.float32), 0.0, None))
+    peak = x.reshape(len(x), -1).max(1).reshape(-1, *([1] * (x.ndim - 1)))
+    return (2.0 * x / np.maximum(peak, 1e-8) - 1.0).astype(np.float32)
+
+
+def load_allen_atlas(size: tuple[int, int] = (228, 160)) -> np.ndarray:
+    """The 132 Allen Reference Atlas coronal plates from ``<data dir>/allen_atlas/`` (checked
+    against SHA256SUMS), padded and resized to ``size = (width, height)``; in [0, 1]."""
+    return load_aligned_images(dataset_path("allen_atlas"), size, "plate_*.jpg")

@@ -63,3 +63,41 @@ def clustering_accuracy(labels, clusters) -> float:
     np.add.at(counts, (cluster_idx, label_idx), 1)
     rows, cols = linear_sum_assignment(counts, maximize=True)
     return float(counts[rows, cols].sum() / len(labels))
+
+
+def laplacian_variance(images) -> np.ndarray:
+    """Variance of the (4-neighbour) Laplacian of each 2-d image: a standard focus / sharpness
+    measure (Pech-Pacheco et al. 2000). Images are (N, H, W)."""
+    from scipy.ndimage import laplace
+
+    images = np.asarray(images, dtype=np.float64)
+    return np.array([laplace(im, mode="reflect").var() for im in images])
+
+
+def high_frequency_energy(images, cutoff: float = 0.25) -> np.ndarray:
+    """Fraction of each image's spectral power (mean removed) at spatial frequencies above
+    ``cutoff`` times the Nyquist frequency (radially)."""
+    images = np.asarray(images, dtype=np.float64)
+    n, h, w = images.shape
+    fy = np.fft.fftfreq(h)[:, None] / 0.5
+    fx = np.fft.fftfreq(w)[None, :] / 0.5
+    high = np.sqrt(fx**2 + fy**2) > cutoff
+    power = np.abs(np.fft.fft2(images - images.mean(axis=(1, 2), keepdims=True))) ** 2
+    total = power.sum(axis=(1, 2))
+    return power[:, high].sum(1) / np.maximum(total, 1e-300)
+
+
+def nearest_neighbour_rms(samples, reference, *, exclude_self: bool = False) -> np.ndarray:
+    """Root-mean-square pixel distance from each sample to its nearest reference image.
+
+    With ``exclude_self`` (``samples`` is ``reference``), each image's own zero distance is skipped:
+    the leave-one-out distances of real images are the yardstick for "not copying"."""
+    a = np.asarray(samples, dtype=np.float64).reshape(len(samples), -1)
+    b = np.asarray(reference, dtype=np.float64).reshape(len(reference), -1)
+    d2 = (a**2).sum(1)[:, None] + (b**2).sum(1)[None, :] - 2 * a @ b.T
+    d2 = np.maximum(d2, 0.0)
+    if exclude_self:
+        if a.shape != b.shape:
+            raise ValueError("exclude_self needs samples and reference to be the same images")
+        np.fill_diagonal(d2, np.inf)
+    return np.sqrt(d2.min(1) / a.shape[1])

@@ -106,6 +106,11 @@ def test_sharpness_measures_rank_blurred_images_lower():
     smooth = np.tile(np.cos(2 * np.pi * np.arange(32) / 32), (32, 1))  # periodic: no FFT edge
     hf = high_frequency_energy(np.stack([checker, smooth]).astype(float))
     assert hf[0] == pytest.approx(1.0) and hf[1] < 0.05
+    # absolute power: Parseval, a checkerboard of +-0.5 has all its power (0.25 per pixel) at high frequency
+    assert high_frequency_energy(checker[None].astype(float), fraction=False)[0] == pytest.approx(0.25)
+    faint = 0.01 * checker[None].astype(float)
+    assert high_frequency_energy(faint)[0] == pytest.approx(1.0)
+    assert high_frequency_energy(faint, fraction=False)[0] == pytest.approx(0.25e-4)
 
 
 def test_nearest_neighbour_rms_matches_brute_force():

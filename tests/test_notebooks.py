@@ -36,6 +36,17 @@ SMOKE = {
         "joint_two_step_10.clustering_accuracy",
         "feature_network.test_accuracy",
     ],
+    "pca_brains": [
+        f"{model}.{metric}"
+        for model in ("pca_gmm", "conv_vae_gmm")
+        for metric in ("laplacian_variance_ratio", "high_frequency_ratio", "nearest_plate_rms_mean")
+    ] + ["real.nearest_other_plate_rms_mean", "pca.reconstruction_rmse"],
+    "celeba_fid": [
+        "vae_normal.fid_celeba_rotnet",
+        "two_step_diag_4.fid_celeba_rotnet",
+        "two_step_full_4.fid_celeba_rotnet_batch_std",
+        "joint_two_step_4.fid_celeba_rotnet",
+    ],
 }
 
 # A bad value per notebook that must stop it in its validation cell, before any training.
@@ -49,6 +60,16 @@ BAD_PARAMETERS = {
         ({"epochs": -3}, "epochs=-3 is not allowed"),
         ({"component_counts": [0, 10]}, "component_counts[0]=0 is not allowed"),
         ({"joint_likelihood": "poisson"}, "joint_likelihood='poisson' is not allowed"),
+    ],
+    "pca_brains": [
+        ({"pca_components": 500}, "pca_components=500 is not allowed: there are 132 images"),
+        ({"vae_epochs": -1}, "vae_epochs=-1 is not allowed"),
+        ({"covariance_type": "dense"}, "covariance_type='dense' is not allowed"),
+    ],
+    "celeba_fid": [
+        ({"width": 0}, "width=0 is not allowed"),
+        ({"covariance_types": ["diag", "round"]}, "covariance_types='round' is not allowed"),
+        ({"n_fid_samples": 10}, "n_fid_samples=10 is not allowed"),
     ],
 }
 

@@ -72,7 +72,8 @@ class ConvVAE(Autoencoder):
 
     def encode_distribution(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         mu, logvar = self.to_latent(self.encoder(self._pad(x))).chunk(2, dim=-1)
-        return mu, logvar
+        # a guard against the rare log-variance blow-up that spikes the loss on small data sets
+        return mu, logvar.clamp(-15.0, 10.0)
 
     def decode_tensor(self, h: torch.Tensor) -> torch.Tensor:
         y = self.decoder(self.from_latent(h))

@@ -330,3 +330,43 @@ def load_allen_atlas(size: tuple[int, int] = (228, 160)) -> np.ndarray:
     """The 132 Allen Reference Atlas coronal plates from ``<data dir>/allen_atlas/`` (checked
     against SHA256SUMS), padded and resized to ``size = (width, height)``; in [0, 1]."""
     return load_aligned_images(dataset_path("allen_atlas"), size, "plate_*.jpg")
+
+
+# --------------------------------------------------------------------------------------------
+# CelebA (aligned faces)
+
+CELEBA_CROP = 140 / 178  # the usual centre crop of the 178x218 aligned images (as in the RAE and two-stage VAE papers)
+
+
+def find_celeba() -> tuple[Path, str]:
+    """The CelebA image folder and which version it is: the full aligned set
+    (``celeba/img_align_celeba/``, 178x218) or the offline half-size subset
+    (``celeba/img_align_celeba_89x109/``)."""
+    root = data_dir() / DATASETS["celeba"].folder
+    for sub, what in (("img_align_celeba", "full-size aligned images (178x218)"),
+                      ("img_align_celeba_89x109", "half-size aligned subset (89x109)")):
+        if (root / sub).is_dir() and any((root / sub).glob("*.jpg")):
+            return root / sub, what
+    raise DatasetMissingError(_missing_message("celeba", root))
+
+
+def load_celeba(n_images: int | None = None, size: int = 64) -> tuple[np.ndarray, str]:
+    """The first ``n_images`` aligned CelebA images, centre-cropped (a square of 140/178 of the
+    width) and resized to ``size`` x ``size``; float32 (N, 3, size, size) in [-1, 1] (the DCGAN
+    convention), and a note saying which version of the data was found."""
+    from PIL import Image
+
+    folder, what = find_celeba()
+    if (folder.parent / "SHA256SUMS").is_file():
+        dataset_path("celeba")  # checks every listed file
+    files = sorted(folder.glob("*.jpg"))[:n_images]
+    out = np.empty((len(files), 3, size, size), dtype=np.float32)
+    for i, path in enumerate(files):
+        with Image.open(path) as im:
+            im = im.convert("RGB")
+            w, h = im.size
+            side = int(round(CELEBA_CROP * w))
+            left, top = (w - side) // 2, (h - side) // 2
+            im = im.crop((left, top, left + side, top + side)).resize((size, size), Image.Resampling.LANCZOS)
+            out[i] = np.asarray(im, dtype=np.float32).transpose(2, 0, 1) / 127.5 - 1.0
+    return np.clip(out, -1.0, 1.0), f"{len(files)} CelebA {what} from {folder}"

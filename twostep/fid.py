@@ -182,6 +182,27 @@ def train_classifier(model: SmallCNN, images, labels, image_shape: tuple[int, in
                        progress=progress, desc="feature classifier")
 
 
+def train_rotation_classifier(model: SmallCNN, images, image_shape: tuple[int, int, int], *, epochs: int = 3,
+                              batch_size: int = 128, lr: float = 1e-3, seed: int = 0,
+                              device: str | torch.device = "auto", progress: bool = True) -> list[float]:
+    """Self-supervised training without labels (RotNet, Gidaris et al. 2018): each image is shown
+    rotated by 0, 90, 180 or 270 degrees and the network predicts which. Solving it needs the
+    layout of the object (for faces: eyes above nose above mouth), so its features respond to
+    structure. ``model`` must have 4 classes."""
+    from twostep.models import train_model
+
+    images = np.asarray(images, dtype=np.float32).reshape(-1, *image_shape)
+    generator = torch.Generator().manual_seed(seed)
+
+    def loss(x: torch.Tensor) -> torch.Tensor:
+        k = torch.randint(0, 4, (len(x),), generator=generator).to(x.device)
+        rotated = torch.stack([torch.rot90(img, int(r), dims=(1, 2)) for img, r in zip(x, k)])
+        return nn.functional.cross_entropy(model(rotated), k)
+
+    return train_model(model, loss, images, epochs=epochs, batch_size=batch_size, lr=lr, betas=(0.9, 0.999),
+                       seed=seed, device=device, progress=progress, desc="rotation features")
+
+
 class ClassifierFeatures(FeatureNetwork):
     """Penultimate-layer features of a trained :class:`SmallCNN` (offline FID features)."""
 

@@ -74,15 +74,18 @@ def laplacian_variance(images) -> np.ndarray:
     return np.array([laplace(im, mode="reflect").var() for im in images])
 
 
-def high_frequency_energy(images, cutoff: float = 0.25) -> np.ndarray:
-    """Fraction of each image's spectral power (mean removed) at spatial frequencies above
-    ``cutoff`` times the Nyquist frequency (radially)."""
+def high_frequency_energy(images, cutoff: float = 0.25, *, fraction: bool = True) -> np.ndarray:
+    """Spectral power (mean removed) at spatial frequencies above ``cutoff`` times the Nyquist
+    frequency (radially): as a fraction of each image's total power, or (``fraction=False``) as
+    mean power per pixel, which does not call a faint, noisy image "sharp"."""
     images = np.asarray(images, dtype=np.float64)
     n, h, w = images.shape
     fy = np.fft.fftfreq(h)[:, None] / 0.5
     fx = np.fft.fftfreq(w)[None, :] / 0.5
     high = np.sqrt(fx**2 + fy**2) > cutoff
     power = np.abs(np.fft.fft2(images - images.mean(axis=(1, 2), keepdims=True))) ** 2
+    if not fraction:
+        return power[:, high].sum(1) / (h * w) ** 2
     total = power.sum(axis=(1, 2))
     return power[:, high].sum(1) / np.maximum(total, 1e-300)
 

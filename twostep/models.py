@@ -221,7 +221,7 @@ def train_model(
     optimiser = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr, betas=betas)
     history: list[float] = []
     model.train()
-    bar = tqdm(range(epochs), desc=desc, disable=not progress, mininterval=1.0)
+    bar = tqdm(range(epochs), desc=desc, disable=not progress, mininterval=10.0)
     for _ in bar:
         order = torch.randperm(n, generator=generator).to(device) if batch_size < n else None
         total = 0.0

@@ -26,16 +26,13 @@ import torch
 from torch import nn
 
 from twostep.data import sha256_file
+from twostep.utils import user_cache
 
 CACHE_ENV = "TWOSTEP_CACHE"
 
 
 def cache_dir() -> Path:
-    env = os.environ.get(CACHE_ENV)
-    if env:
-        return Path(env).expanduser().resolve()
-    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(cache).expanduser().resolve() / "twostep" / "models"
+    return user_cache("models", env=CACHE_ENV)
 
 
 def config_key(config: Mapping[str, Any]) -> str:

@@ -11,7 +11,7 @@ import torch
 from twostep.cache import load_or_train
 from twostep.conv import ConvVAE
 from twostep.fid import ClassifierFeatures, SmallCNN, train_rotation_classifier
-from twostep.models import train_model
+from twostep.models import train_vae
 
 CACHE_FORMAT = 1
 
@@ -30,8 +30,8 @@ def celeba_vae(images: np.ndarray, *, latent_dim: int, width: int, beta: float, 
         return ConvVAE(shape, latent_dim, width=width, depth=4, output="tanh", likelihood="laplace", beta=beta)
 
     def train(model: ConvVAE) -> dict[str, Any]:
-        return {"history": train_model(model, model.loss, images, epochs=epochs, batch_size=batch_size, lr=lr,
-                                       seed=seed, device=device, progress=progress, desc="conv VAE")}
+        return {"history": train_vae(model, images, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
+                                     device=device, progress=progress, desc="conv VAE")}
 
     model, manifest = load_or_train("celeba_vae", config, build, train, use_cache=use_cache)
     return model.to(device), manifest

@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from twostep.models import LIKELIHOODS, OUTPUTS, Autoencoder, gaussian_kl_standard, observation_scale, reconstruction_loss
+from twostep.models import LIKELIHOODS, OUTPUTS, Autoencoder
 from twostep.utils import check_choice, check_float, check_int
 
 
@@ -80,20 +80,3 @@ class ConvVAE(Autoencoder):
         _, hh, ww = self.image_shape
         top, left = (self.padded[0] - hh) // 2, (self.padded[1] - ww) // 2
         return y[:, :, top : top + hh, left : left + ww]
-
-    def loss(self, x: torch.Tensor) -> torch.Tensor:
-        """Mean over the batch of ``reconstruction + beta * KL`` (the authors' L1 + 0.1 KL by default)."""
-        x = x.reshape(-1, *self.image_shape)
-        x_hat, mu, logvar = self(x)
-        return (reconstruction_loss(x, x_hat, self.likelihood) + self.beta * gaussian_kl_standard(mu, logvar)).mean()
-
-    @property
-    def observation_scale(self) -> float:
-        return observation_scale(self.likelihood, self.beta)
-
-    def fit(self, data, **kwargs) -> "ConvVAE":
-        from twostep.models import train_model
-
-        kwargs.setdefault("desc", "conv VAE")
-        train_model(self, self.loss, data, **kwargs)
-        return self

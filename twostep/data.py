@@ -72,11 +72,9 @@ class ChecksumError(RuntimeError):
 
 def data_dir() -> Path:
     """The data directory: ``$TWOSTEP_DATA``, else ``$XDG_CACHE_HOME/twostep/data``, else ``~/.cache/twostep/data``."""
-    env = os.environ.get(DATA_ENV)
-    if env:
-        return Path(env).expanduser().resolve()
-    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(cache).expanduser().resolve() / "twostep" / "data"
+    from twostep.utils import user_cache
+
+    return user_cache("data", env=DATA_ENV)
 
 
 def _missing_message(name: str, looked_in: Path) -> str:

@@ -126,6 +126,26 @@ class Autoencoder(nn.Module):
         h = mu + torch.randn_like(mu) * (0.5 * logvar).exp()
         return self.decode_tensor(h), mu, logvar
 
+    # VAEs set ``likelihood`` and ``beta``; these define their loss and observation model.
+    likelihood: str
+    beta: float
+
+    def loss(self, x: torch.Tensor) -> torch.Tensor:
+        """Mean over the batch of ``reconstruction + beta * KL`` (one reparameterised sample)."""
+        x_hat, mu, logvar = self(x)
+        return (reconstruction_loss(x, x_hat, self.likelihood) + self.beta * gaussian_kl_standard(mu, logvar)).mean()
+
+    @property
+    def observation_scale(self) -> float:
+        """Scale of the decoder's observation model implied by the loss (see the module doc)."""
+        return observation_scale(self.likelihood, self.beta)
+
+    def fit(self, data, **kwargs) -> "Autoencoder":
+        """Train on :meth:`loss` with :func:`train_model` (keyword arguments are passed on)."""
+        kwargs.setdefault("desc", type(self).__name__)
+        train_model(self, self.loss, data, **kwargs)
+        return self
+
 
 class MLPVAE(Autoencoder):
     """The paper's fully connected VAE: ``input -> hidden (tanh) -> 2 * latent`` and back.
@@ -163,21 +183,6 @@ class MLPVAE(Autoencoder):
 
     def decode_tensor(self, h: torch.Tensor) -> torch.Tensor:
         return self.decoder(h)
-
-    def loss(self, x: torch.Tensor) -> torch.Tensor:
-        """Mean over the batch of ``reconstruction + beta * KL`` (one reparameterised sample)."""
-        x_hat, mu, logvar = self(x)
-        return (reconstruction_loss(x, x_hat, self.likelihood) + self.beta * gaussian_kl_standard(mu, logvar)).mean()
-
-    @property
-    def observation_scale(self) -> float:
-        """Scale of the decoder's observation model implied by the loss (see the module doc)."""
-        return observation_scale(self.likelihood, self.beta)
-
-    def fit(self, data, **kwargs) -> "MLPVAE":
-        """Train with :func:`train_vae` (keyword arguments are passed on)."""
-        train_vae(self, data, **kwargs)
-        return self
 
 
 def train_model(
@@ -242,7 +247,7 @@ def train_model(
     return history
 
 
-def train_vae(model: MLPVAE, data, *, epochs: int, **kwargs) -> list[float]:
+def train_vae(model: Autoencoder, data, *, epochs: int, **kwargs) -> list[float]:
     """Step 1: train a VAE on its own loss with the authors' optimiser (Adam, lr 2e-4, betas (0.5, 0.999))."""
     kwargs.setdefault("desc", "VAE")
     return train_model(model, model.loss, data, epochs=epochs, **kwargs)

@@ -28,6 +28,14 @@ def seed_everything(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
+def user_cache(*parts: str, env: str | None = None) -> Path:
+    """``$<env>`` when set, else ``$XDG_CACHE_HOME/twostep/<parts>``, else ``~/.cache/twostep/<parts>``."""
+    if env and os.environ.get(env):
+        return Path(os.environ[env]).expanduser().resolve()
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache).expanduser().resolve().joinpath("twostep", *parts)
+
+
 def get_device(device: str | torch.device = "auto") -> torch.device:
     """Resolve ``"auto"`` to CUDA when available, else CPU; pass anything else through."""
     if isinstance(device, torch.device):

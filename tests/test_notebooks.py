@@ -47,6 +47,13 @@ SMOKE = {
         "two_step_full_4.fid_celeba_rotnet_batch_std",
         "joint_two_step_4.fid_celeba_rotnet",
     ],
+    "gan_prior": ["vae_normal.fid_mnist_cnn", "vae_gan.fid_mnist_cnn", "vae_gan.fid_mnist_cnn_batch_std", "vae_gmm.fid_mnist_cnn"],
+    "wgan_gmm": [
+        "wgan_normal.fid_mnist_cnn",
+        "two_step_full_4.fid_mnist_cnn",
+        "two_step_full_4.fid_mnist_cnn_batch_std",
+        "encoder.test_reconstruction_rmse",
+    ],
 }
 
 # A bad value per notebook that must stop it in its validation cell, before any training.
@@ -70,6 +77,16 @@ BAD_PARAMETERS = {
         ({"width": 0}, "width=0 is not allowed"),
         ({"covariance_types": ["diag", "round"]}, "covariance_types='round' is not allowed"),
         ({"n_fid_samples": 10}, "n_fid_samples=10 is not allowed"),
+    ],
+    "gan_prior": [
+        ({"gan_iterations": 0}, "gan_iterations=0 is not allowed"),
+        ({"gp_weight": -1.0}, "gp_weight=-1.0 is not allowed"),
+        ({"inception": "maybe"}, "inception='maybe' is not allowed"),
+    ],
+    "wgan_gmm": [
+        ({"generator": "dcgan"}, "generator='dcgan' is not allowed"),
+        ({"component_counts": []}, "component_counts=[] is not allowed"),
+        ({"encoder_epochs": 0}, "encoder_epochs=0 is not allowed"),
     ],
 }
 

@@ -1,0 +1,124 @@
+import numpy as np
+import pytest
+import torch
+from hmmlearn.hmm import GaussianHMM
+
+from twostep.audio import (
+    AudioConvVAE,
+    frame_signal,
+    load_clarinet,
+    log_spectral_distance,
+    overlap_add,
+    pitch_report,
+    synth_clarinet,
+)
+from twostep.hmm import HMMPrior, JointHMMVAE, chunk_frames, hmm_log_likelihood
+from twostep.models import train_model
+
+
+def test_framing_then_overlap_add_reconstructs_the_signal():
+    x = np.random.default_rng(0).standard_normal(8000).astype(np.float32)
+    frames = frame_signal(x, 800, 400)
+    assert frames.shape == (19, 800)
+    y = overlap_add(frames, 400)
+    # the periodic Hann window's half-overlapped copies sum to one: exact away from the two ends
+    np.testing.assert_allclose(y[400:-400], x[400 : len(y) - 400], atol=1e-5)
+
+
+def test_synthesiser_plays_in_tune_notes_in_two_octaves():
+    y, notes = synth_clarinet(6.0, 8000, low_midi=50, octaves=2, seed=3)
+    assert len(y) == 48000 and np.all((notes >= 50) & (notes <= 74))
+    report = pitch_report(y, 8000)
+    assert report["voiced_fraction"] > 0.9 and report["in_tune_fraction"] > 0.95
+
+
+def test_pitch_report_measures_cents():
+    t = np.arange(16000) / 8000
+    in_tune = pitch_report(np.sin(2 * np.pi * 440 * t))
+    assert in_tune["in_tune_fraction"] == 1.0 and in_tune["mean_abs_cents"] < 3
+    sharp = pitch_report(np.sin(2 * np.pi * 440 * 2 ** (40 / 1200) * t))
+    assert sharp["in_tune_fraction"] == 0.0 and abs(sharp["mean_abs_cents"] - 40) < 4
+    noise = pitch_report(np.random.default_rng(0).standard_normal(16000))
+    assert noise["voiced_fraction"] < 0.2
+
+
+def test_log_spectral_distance_ignores_level_and_sees_timbre():
+    y, _ = synth_clarinet(2.0, seed=0)
+    assert log_spectral_distance(y, 3 * y) == pytest.approx(0.0, abs=1e-3)  # up to the spectrum floor
+    assert log_spectral_distance(y, np.random.default_rng(0).standard_normal(len(y))) > 5
+
+
+def test_clarinet_data_loads_at_8khz_with_unit_std(shared_data):
+    xs = load_clarinet(8000)
+    assert len(xs) == 40
+    assert all(abs(x.std() - 1) < 1e-3 for x in xs)
+    assert 3.5 * 8000 <= min(len(x) for x in xs) and max(len(x) for x in xs) <= 7.5 * 8000
+    assert pitch_report(xs[0])["in_tune_fraction"] > 0.8
+
+
+def test_audio_vae_maps_frames_to_80d_codes_and_back():
+    vae = AudioConvVAE(800, 80, channels=(4, 8), kernel=200)
+    x = torch.randn(3, 800)
+    x_hat, mu, logvar = vae(x)
+    assert x_hat.shape == (3, 800) and mu.shape == (3, 80)
+    assert vae.decode(vae.encode(x.numpy())).shape == (3, 800)
+
+
+def random_hmm(k=3, d=2, seed=0):
+    rng = np.random.default_rng(seed)
+    start = rng.dirichlet(np.ones(k))
+    trans = rng.dirichlet(np.ones(k), size=k)
+    means = 3 * rng.standard_normal((k, d))
+    variances = rng.uniform(0.3, 2.0, (k, d))
+    return start, trans, means, variances
+
+
+def test_forward_algorithm_equals_hmmlearn_score():
+    start, trans, means, variances = random_hmm()
+    ref = GaussianHMM(3, covariance_type="diag")
+    ref.n_features = 2
+    ref.startprob_, ref.transmat_, ref.means_, ref.covars_ = start, trans, means, variances
+    seqs = np.random.default_rng(1).standard_normal((4, 25, 2)) * 2
+    ours = hmm_log_likelihood(torch.as_tensor(seqs), torch.as_tensor(np.log(start)), torch.as_tensor(np.log(trans)),
+                              torch.as_tensor(means), torch.as_tensor(np.log(variances)))
+    np.testing.assert_allclose(ours.numpy(), [ref.score(s) for s in seqs], rtol=1e-10)
+    prior = HMMPrior.from_params(start, trans, means, variances)
+    np.testing.assert_allclose(prior.log_prob(seqs), [ref.score(s) for s in seqs], rtol=1e-10)
+
+
+def test_baum_welch_increases_the_likelihood_and_recovers_states():
+    start, trans, means, variances = random_hmm(seed=2)
+    true = HMMPrior.from_params(start, trans, means, variances)
+    seqs = [true.sample(200, seed=s) for s in range(5)]
+    fitted = {impl: HMMPrior(3, n_iter=50, tol=1e-6, implementation=impl, random_state=0).fit(seqs)
+              for impl in ("scaling", "log")}
+    history = list(fitted["scaling"].model_.monitor_.history)
+    assert all(b >= a - 1e-6 for a, b in zip(history, history[1:]))
+    found = fitted["scaling"].model_.means_
+    for m in means:
+        assert np.min(np.linalg.norm(found - m, axis=1)) < 0.5
+    a, b = (fitted[i].log_prob(seqs).sum() for i in ("scaling", "log"))
+    assert a == pytest.approx(b, rel=1e-6)  # the two implementations give the same fit
+    s = fitted["scaling"].sample(30, seed=0)
+    assert s.shape == (30, 2)
+    np.testing.assert_array_equal(s, fitted["scaling"].sample(30, seed=0))
+
+
+def test_joint_hmm_vae_starts_from_two_step_and_trains_every_parameter():
+    rng = np.random.default_rng(0)
+    frames = [np.tanh(rng.standard_normal((12, 64))).astype(np.float32) for _ in range(4)]
+    torch.manual_seed(0)
+    vae = AudioConvVAE(64, 4, channels=(2, 4), kernel=16)
+    codes = [vae.encode(f) for f in frames]
+    prior = HMMPrior(3, n_iter=5, random_state=0).fit(codes)
+    joint = JointHMMVAE.from_two_step(vae, prior)
+    np.testing.assert_allclose(joint.prior().log_prob(codes), prior.log_prob(codes), rtol=1e-4)
+    before = {n: p.detach().clone() for n, p in joint.named_parameters()}
+    chunks = chunk_frames(frames, 6)
+    assert chunks.shape == (8, 6, 64)
+    history = train_model(joint, joint.loss, chunks, epochs=15, batch_size=4, lr=1e-2, progress=False)
+    assert np.isfinite(history).all() and history[-1] < history[0]
+    for name in ("start_logits", "trans_logits", "means", "logvars"):
+        assert not torch.equal(before[name], getattr(joint, name)), f"{name} was not trained"
+    random = JointHMMVAE.random_init(AudioConvVAE(64, 4, channels=(2, 4), kernel=16), 3, seed=0)
+    assert torch.isfinite(random.loss(torch.as_tensor(chunks[:2])))

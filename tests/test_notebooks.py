@@ -47,6 +47,11 @@ SMOKE = {
         "two_step_full_4.fid_celeba_rotnet_batch_std",
         "joint_two_step_4.fid_celeba_rotnet",
     ],
+    "clarinet_hmm": [
+        f"{model}.{metric}"
+        for model in ("two_step", "joint_random", "joint_two_step")
+        for metric in ("heldout_latent_loglik_per_frame", "voiced_fraction", "in_tune_fraction", "spectral_distance_db")
+    ] + ["real.in_tune_fraction"],
     "gan_prior": ["vae_normal.fid_mnist_cnn", "vae_gan.fid_mnist_cnn", "vae_gan.fid_mnist_cnn_batch_std", "vae_gmm.fid_mnist_cnn"],
     "wgan_gmm": [
         "wgan_normal.fid_mnist_cnn",
@@ -77,6 +82,11 @@ BAD_PARAMETERS = {
         ({"width": 0}, "width=0 is not allowed"),
         ({"covariance_types": ["diag", "round"]}, "covariance_types='round' is not allowed"),
         ({"n_fid_samples": 10}, "n_fid_samples=10 is not allowed"),
+    ],
+    "clarinet_hmm": [
+        ({"n_states": 0}, "n_states=0 is not allowed"),
+        ({"hmm_implementation": "fast"}, "hmm_implementation='fast' is not allowed"),
+        ({"kernel": 500}, "kernel=500 is not allowed"),
     ],
     "gan_prior": [
         ({"gan_iterations": 0}, "gan_iterations=0 is not allowed"),

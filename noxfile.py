@@ -65,10 +65,19 @@ def book(session: nox.Session) -> None:
     """
     _install(session)
     env = _env()
-    session.run("python", "-m", "twostep.notebooks", "execute-all", "--profile", "default",
-                "--dest", "book/executed", env=env)
-    session.run("jupyter-book", "build", str(ROOT), "--warningiserror", "--keep-going", env=env)
+    profile = os.environ.get("TWOSTEP_BOOK_PROFILE", "default")
+    dest = str(ROOT / "book" / "executed")
+    session.run("python", "-m", "twostep.notebooks", "execute-all", "--profile", profile, "--dest", dest, env=env)
+    _pages_and_build(session, dest, profile, env)
     session.log(f"book: {ROOT / '_build' / 'html' / 'index.html'}")
+
+
+def _pages_and_build(session: nox.Session, dest: str, profile: str, env: dict[str, str]) -> None:
+    """Generated pages (claims, parameters) next to the executed notebooks, then the HTML build."""
+    session.run("python", "-m", "twostep.claims", "--executed", dest, "--out", f"{dest}/claims.md",
+                "--profile", profile, env=env)
+    session.run("python", "-m", "twostep.notebooks", "pages", "--dest", dest, env=env)
+    session.run("jupyter-book", "build", str(ROOT), "--warningiserror", "--keep-going", env=env)
 
 
 @nox.session(python=PYTHON)

@@ -17,6 +17,7 @@ import yaml
 from twostep import notebooks as runner
 
 ROOT = Path(__file__).resolve().parents[1]
+GENERATED_PAGES = {"claims", "parameters"}  # written into book/executed/ by the book build
 SMOKE_DIR = Path(os.environ.get("TWOSTEP_SMOKE_DIR", ROOT / "build" / "smoke"))
 
 # Every notebook in notebooks/ must be listed here, with the metrics its smoke run must write.
@@ -130,7 +131,7 @@ def test_every_notebook_is_smoke_tested_profiled_and_in_the_toc():
         assert "smoke" in profiles.get(name, {}), f"{name} has no smoke profile in notebooks/profiles.yaml"
         assert "paper" in profiles.get(name, {}), f"{name} has no paper profile in notebooks/profiles.yaml"
         assert f"book/executed/{name}" in toc, f"{name} is not in _toc.yml (as book/executed/{name})"
-    executed = [f for f in toc if f.startswith("book/executed/")]
+    executed = [f for f in toc if f.startswith("book/executed/") and Path(f).name not in GENERATED_PAGES]
     assert sorted(Path(f).name for f in executed) == names, "_toc.yml lists executed notebooks that do not exist"
     for f in toc:
         if not f.startswith("book/executed/"):
@@ -190,3 +191,31 @@ def test_unknown_parameter_and_profile_are_refused():
     with pytest.raises(KeyError, match="profile 'huge' is not defined"):
         runner.resolve_parameters("grid_gmm", profile="huge", root=ROOT)
     assert runner.resolve_parameters("grid_gmm", "smoke", {"seed": 4}, ROOT)["seed"] == 4
+
+
+def test_parameters_page_is_read_from_the_notebooks():
+    page = runner.parameters_page(ROOT)
+    for name in runner.notebook_names(ROOT):
+        assert f"## {{doc}}`{name}`" in page
+        assert f"nox -s run -- {name} --profile smoke" in page
+        for pname, info in runner.notebook_parameters(name, ROOT).items():
+            assert f"| `{pname}` | `{info['default']}` |" in page
+    assert "| `n_components` | `16` |" in page  # grid_gmm's default, as its parameters cell says
+
+
+def test_execute_all_reports_the_failing_cell(tmp_path, monkeypatch):
+    import papermill
+
+    calls = []
+
+    def fake_execute(nb, out, **kwargs):
+        calls.append(nb)
+        if nb == "grid_gmm":
+            raise papermill.PapermillExecutionError(3, 2, "ValueError: boom", "ValueError", "boom", [])
+
+    monkeypatch.setattr(runner, "execute", fake_execute)
+    report = runner.execute_all(tmp_path, "smoke", ROOT)
+    assert calls == runner.notebook_names(ROOT), "every notebook is attempted after a failure"
+    failed = [r for r in report if r["status"] == "failed"]
+    assert failed == [{"notebook": "grid_gmm", "profile": "smoke", "status": "failed", "cell_index": 3,
+                       "execution_count": 2, "error": "ValueError: boom", "seconds": failed[0]["seconds"]}]

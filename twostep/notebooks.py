@@ -13,6 +13,7 @@ the notebook's own ``parameters`` cell. Command line (``nox -s run -- ...`` call
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -128,6 +129,52 @@ def execute(
     return params
 
 
+def parameters_page(root: Path | None = None) -> str:
+    """A MyST page with, for each notebook, its parameters (default and meaning, read by papermill's
+    inspection of the notebook), its profiles' values, and the commands that re-run it."""
+    root = root or repo_root()
+    profiles = load_profiles(root)
+    lines = ["# Parameters of every experiment", "",
+             "Read from each notebook's `parameters` cell with papermill's inspection and from",
+             "`notebooks/profiles.yaml` when the book was built; `default` is the notebook's own value.", ""]
+    for name in notebook_names(root):
+        params = notebook_parameters(name, root)
+        profs = profiles.get(name, {})
+        lines += [f"## {{doc}}`{name}`", "", "```bash",
+                  f"nox -s run -- {name} -p seed 1 --output-dir runs/{name}-seed1   # new values",
+                  *[f"nox -s run -- {name} --profile {p}" for p in profs], "```", "",
+                  "| parameter | default | " + " | ".join(profs) + (" | " if profs else "") + "meaning |",
+                  "|---|---|" + "---|" * len(profs) + "---|"]
+        for pname, info in params.items():
+            cells = [f"`{pname}`", f"`{info['default']}`"]
+            cells += [f"`{profs[p][pname]!r}`" if pname in profs[p] else "" for p in profs]
+            lines.append("| " + " | ".join(cells) + f" | {info['help'].replace('|', '/')} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def execute_all(dest: Path, profile: str, root: Path) -> list[dict[str, Any]]:
+    """Execute every notebook into ``dest``; return one report row per notebook (status, seconds,
+    and for a failure the failing cell and error). Every notebook is attempted."""
+    import papermill
+
+    report = []
+    for nb in notebook_names(root):
+        start = time.perf_counter()
+        row: dict[str, Any] = {"notebook": nb, "profile": profile}
+        try:
+            execute(nb, dest / f"{nb}.ipynb", profile=profile, output_dir=dest / nb, root=root)
+            row["status"] = "ok"
+        except papermill.PapermillExecutionError as exc:
+            row.update(status="failed", cell_index=exc.cell_index, execution_count=exc.exec_count,
+                       error=f"{exc.ename}: {exc.evalue}")
+        row["seconds"] = round(time.perf_counter() - start, 1)
+        print(f"{nb}: {row['status']} with profile {profile} in {row['seconds']} s"
+              + (f" (cell {row['cell_index']}: {row['error']})" if row["status"] != "ok" else ""), flush=True)
+        report.append(row)
+    return report
+
+
 def _parse_value(text: str) -> Any:
     """Command-line values are YAML scalars or lists: ``3`` -> int, ``0.1`` -> float, ``[1, 10]`` -> list."""
     return yaml.safe_load(text)
@@ -151,6 +198,9 @@ def main(argv: list[str] | None = None) -> int:
     allp.add_argument("--profile", default=DEFAULT_PROFILE)
     allp.add_argument("--dest", required=True, help="folder for executed notebooks and their outputs")
 
+    pages = sub.add_parser("pages", help="write the generated book pages (parameters) into a folder")
+    pages.add_argument("--dest", required=True)
+
     args = parser.parse_args(argv)
     root = repo_root()
     if args.command == "params":
@@ -171,10 +221,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"executed {args.notebook} with {used}\nresults in {out_dir}")
         return 0
     dest = Path(args.dest)
-    for nb in notebook_names(root):
-        start = time.perf_counter()
-        execute(nb, dest / f"{nb}.ipynb", profile=args.profile, output_dir=dest / nb, root=root)
-        print(f"{nb}: executed with profile {args.profile} in {time.perf_counter() - start:.1f} s", flush=True)
+    dest.mkdir(parents=True, exist_ok=True)
+    if args.command == "pages":
+        (dest / "parameters.md").write_text(parameters_page(root))
+        print(f"wrote {dest / 'parameters.md'}")
+        return 0
+    report = execute_all(dest, args.profile, root)
+    (dest / "execution_report.json").write_text(json.dumps(report, indent=2) + "\n")
+    failed = [r for r in report if r["status"] != "ok"]
+    if failed:
+        print(f"{len(failed)} notebook(s) failed; see {dest / 'execution_report.json'} and the executed notebooks",
+              file=sys.stderr)
+        return 1
     return 0
 
 

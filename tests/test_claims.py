@@ -1,0 +1,82 @@
+import json
+
+import pytest
+
+from twostep.claims import CLAIMS, NOT_REPRODUCED, NOT_RUN, PARTLY, REPRODUCED, evaluate, load_metrics, render
+from twostep.notebooks import notebook_names
+
+
+def grid(v, j, r, t=15):
+    return {"vae.modes_covered": v, "two_step_gmm.modes_covered": t, "joint_gmm_vae.modes_covered": j,
+            "joint_then_gmm.modes_covered": r, "vae.high_quality_fraction": 0.1, "two_step_gmm.high_quality_fraction": 0.8}
+
+
+def verdicts(experiment, metrics):
+    return [r["verdict"] for r in evaluate({experiment: metrics}) if r["experiment"] == experiment]
+
+
+def test_every_experiment_notebook_has_a_claim(root):
+    assert {c.experiment for c in CLAIMS} == set(notebook_names(root))
+
+
+def test_grid_rules():
+    assert verdicts("grid_gmm", grid(0, 8, 15)) == [REPRODUCED, REPRODUCED]
+    assert verdicts("grid_gmm", grid(0, 0, 13)) == [REPRODUCED, PARTLY]
+    assert verdicts("grid_gmm", grid(10, 12, 11, t=12)) == [PARTLY, NOT_REPRODUCED]
+    assert verdicts("grid_gmm", grid(12, 12, 11, t=10))[0] == NOT_REPRODUCED
+
+
+def mnist(base, diag, joint):
+    m = {"vae_normal.fid_mnist_cnn": base}
+    m.update({f"two_step_diag_{k}.fid_mnist_cnn": f for k, f in diag.items()})
+    m.update({f"joint_two_step_{k}.fid_mnist_cnn": f for k, f in joint.items()})
+    return m
+
+
+def test_fid_rules():
+    assert verdicts("mnist_fid", mnist(100, {1: 120, 10: 50, 50: 30}, {10: 45})) == [REPRODUCED, REPRODUCED]
+    assert verdicts("mnist_fid", mnist(100, {1: 120, 10: 150, 50: 30}, {10: 170})) == [PARTLY, NOT_REPRODUCED]
+    assert verdicts("mnist_fid", mnist(100, {10: 150}, {10: 155})) == [NOT_REPRODUCED, PARTLY]
+    assert verdicts("mnist_fid", mnist(100, {1: 90}, {})) == [NOT_RUN, NOT_RUN]
+
+
+def test_gan_prior_needs_separated_error_bars():
+    def m(gan_mean, gan_std):
+        return {"vae_normal.fid_mnist_cnn_batch_mean": 100, "vae_normal.fid_mnist_cnn_batch_std": 5,
+                "vae_gan.fid_mnist_cnn_batch_mean": gan_mean, "vae_gan.fid_mnist_cnn_batch_std": gan_std}
+    assert verdicts("gan_prior", m(80, 5)) == [REPRODUCED]
+    assert verdicts("gan_prior", m(97, 5)) == [PARTLY]
+    assert verdicts("gan_prior", m(120, 5)) == [NOT_REPRODUCED]
+
+
+def audio(d_two, q_two, d_rand, q_rand, d_joint, q_joint):
+    m = {}
+    for key, d, q in (("two_step", d_two, q_two), ("joint_random", d_rand, q_rand), ("joint_two_step", d_joint, q_joint)):
+        m.update({f"{key}.spectral_distance_db": d, f"{key}.voiced_fraction": 1.0, f"{key}.in_tune_fraction": q})
+    return m
+
+
+def test_hmm_rules():
+    assert verdicts("clarinet_hmm", audio(5, 0.9, 15, 0.1, 5.1, 0.88)) == [REPRODUCED, REPRODUCED]
+    assert verdicts("clarinet_hmm", audio(5, 0.2, 15, 0.3, 3.0, 0.9)) == [PARTLY, NOT_REPRODUCED]
+
+
+def test_pca_rule():
+    base = {"real.nearest_other_plate_rms_mean": 0.2}
+    sharp = {**base, "pca_gmm.laplacian_variance_ratio": 0.3, "conv_vae_gmm.laplacian_variance_ratio": 0.06,
+             "pca_gmm.nearest_plate_rms_mean": 0.25}
+    assert verdicts("pca_brains", sharp) == [REPRODUCED]
+    assert verdicts("pca_brains", {**sharp, "pca_gmm.nearest_plate_rms_mean": 0.01}) == [PARTLY]
+    assert verdicts("pca_brains", {**sharp, "pca_gmm.laplacian_variance_ratio": 0.05}) == [NOT_REPRODUCED]
+
+
+def test_missing_metrics_are_not_run_and_the_page_renders(tmp_path):
+    (tmp_path / "grid_gmm").mkdir()
+    (tmp_path / "grid_gmm" / "metrics.json").write_text(json.dumps(grid(0, 8, 15)))
+    rows = evaluate(load_metrics(tmp_path))
+    assert [r["verdict"] for r in rows[:2]] == [REPRODUCED, REPRODUCED]
+    assert all(r["verdict"] == NOT_RUN for r in rows[2:])
+    page = render(rows, "a note")
+    assert page.count("\n| Fig.") == len(CLAIMS)
+    assert "2 reproduced, 0 partly, 0 not reproduced, 10 not run" in page
+    assert "modes covered: VAE 0/16, two-step GMM 15/16" in page

@@ -13,6 +13,7 @@ project's offline copies), it is used.
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import nox
@@ -48,13 +49,29 @@ def tests(session: nox.Session) -> None:
     env["TWOSTEP_SMOKE_DIR"] = str(smoke)
     env["TWOSTEP_CACHE"] = str(ROOT / "build" / "cache")  # CI never reuses models trained by older code
     workers = ["-n", "2"] if (os.cpu_count() or 1) >= 2 else []
-    session.run("pytest", "tests", *workers, *session.posargs, env=env)
+    session.run("pytest", "tests", "--ignore=tests/browser", *workers, *session.posargs, env=env)
     executed = sorted(str(p) for p in smoke.glob("*.ipynb"))
     if not executed:
         session.error(f"no executed smoke notebooks in {smoke}")
     # nbval re-runs each executed notebook and compares the outputs of cells marked
     # NBVAL_CHECK_OUTPUT: the same parameters must give the same numbers.
     session.run("pytest", "--nbval-lax", "--nbval-current-env", "-p", "no:cacheprovider", *executed, env=env)
+    # The book built from the smoke runs, opened chapter by chapter in headless Chromium.
+    site = ROOT / "build" / "smoke-site"
+    _stage_book(smoke, site)
+    _pages_and_build(session, str(site / "book" / "executed"), "smoke", env, root=site)
+    env["TWOSTEP_SITE"] = str(site / "_build" / "html")
+    session.run("pytest", "tests/browser", "-p", "no:cacheprovider", env=env)
+
+
+def _stage_book(executed: Path, dest: Path) -> None:
+    """A copy of the book's sources in ``dest`` with ``executed`` as its executed notebooks."""
+    shutil.rmtree(dest, ignore_errors=True)
+    dest.mkdir(parents=True)
+    for name in ("_config.yml", "_toc.yml"):
+        shutil.copy(ROOT / name, dest / name)
+    shutil.copytree(ROOT / "book", dest / "book", ignore=shutil.ignore_patterns("executed"))
+    shutil.copytree(executed, dest / "book" / "executed")
 
 
 @nox.session(python=PYTHON)
@@ -72,12 +89,13 @@ def book(session: nox.Session) -> None:
     session.log(f"book: {ROOT / '_build' / 'html' / 'index.html'}")
 
 
-def _pages_and_build(session: nox.Session, dest: str, profile: str, env: dict[str, str]) -> None:
-    """Generated pages (claims, parameters) next to the executed notebooks, then the HTML build."""
+def _pages_and_build(session: nox.Session, dest: str, profile: str, env: dict[str, str], root: Path = ROOT) -> None:
+    """Generated pages (claims, parameters) next to the executed notebooks, then the HTML build,
+    which fails on any Sphinx warning."""
     session.run("python", "-m", "twostep.claims", "--executed", dest, "--out", f"{dest}/claims.md",
                 "--profile", profile, env=env)
     session.run("python", "-m", "twostep.notebooks", "pages", "--dest", dest, env=env)
-    session.run("jupyter-book", "build", str(ROOT), "--warningiserror", "--keep-going", env=env)
+    session.run("jupyter-book", "build", str(root), "--warningiserror", "--keep-going", env=env)
 
 
 @nox.session(python=PYTHON)

@@ -1,0 +1,117 @@
+"""Open every chapter of a built book in headless Chromium (Debian's chromium + chromedriver,
+driven by Selenium): the page loads without console errors, its figures load, and its audio
+players play sources that exist.
+
+Run by ``nox -s tests`` on the book built from the smoke-executed notebooks; the site folder is
+``$TWOSTEP_SITE`` (the HTML output folder of a Jupyter Book build).
+"""
+
+import functools
+import http.server
+import os
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = os.environ.get("TWOSTEP_CHROMIUM", "/usr/bin/chromium")
+CHROMEDRIVER = os.environ.get("TWOSTEP_CHROMEDRIVER", shutil.which("chromedriver") or "/usr/bin/chromedriver")
+
+
+def _unavailable(reason: str):
+    if os.environ.get("CI"):
+        pytest.fail(f"CI runs the browser test, but {reason}")
+    pytest.skip(reason)
+
+
+def toc_pages() -> list[str]:
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    pages = [toc["root"]]
+    for part in toc.get("parts", []):
+        pages += [c["file"] for c in part.get("chapters", [])]
+    pages += [c["file"] for c in toc.get("chapters", [])]
+    return pages
+
+
+@pytest.fixture(scope="session")
+def site() -> Path:
+    path = Path(os.environ.get("TWOSTEP_SITE", ROOT / "_build" / "html"))
+    if not (path / "index.html").is_file():
+        _unavailable(f"no built book at {path} (set TWOSTEP_SITE)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def base_url(site):
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(site)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not (Path(CHROMIUM).is_file() and Path(CHROMEDRIVER).is_file()):
+        _unavailable(f"Chromium ({CHROMIUM}) or chromedriver ({CHROMEDRIVER}) is not installed "
+                     "(Debian: apt-get install chromium chromium-driver)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-quic", "--autoplay-policy=no-user-gesture-required", "--window-size=1280,900"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+    driver.set_page_load_timeout(60)
+    yield driver
+    driver.quit()
+
+
+def _open(browser, url):
+    browser.get_log("browser")  # drop what earlier pages logged
+    browser.get(url)
+    browser.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "if (document.readyState === 'complete') done(); else window.addEventListener('load', () => done());"
+    )
+
+
+@pytest.mark.parametrize("page", toc_pages())
+def test_chapter_loads_with_its_figures_and_audio(browser, base_url, page):
+    _open(browser, f"{base_url}/{page}.html")
+    assert "404" not in browser.title and browser.find_element("css selector", "main h1")
+    errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    assert not errors, f"console errors on {page}: {errors}"
+    images = browser.execute_script(
+        "return Array.from(document.querySelectorAll('main img')).map(i => [i.currentSrc.slice(0, 80), i.complete, i.naturalWidth]);"
+    )
+    assert all(complete and width > 0 for _, complete, width in images), f"images that did not load on {page}: {images}"
+    if page.startswith("book/executed/") and Path(page).name not in {"claims", "parameters"}:
+        assert images, f"{page} shows no figure"
+    audio = browser.execute_async_script(
+        """
+        const done = arguments[arguments.length - 1];
+        const players = Array.from(document.querySelectorAll('main audio'));
+        Promise.all(players.map(a => new Promise(resolve => {
+            const src = a.currentSrc || (a.querySelector('source') || {}).src || '';
+            a.muted = true;
+            a.play().then(() => setTimeout(() => { resolve([src.slice(0, 40), a.error === null, a.currentTime > 0, a.duration]); a.pause(); }, 400))
+                    .catch(err => resolve([src.slice(0, 40), false, false, String(err)]));
+        }))).then(done);
+        """
+    )
+    for src, ok, advanced, duration in audio:
+        assert ok and advanced, f"audio player on {page} does not play (source {src!r}, duration {duration})"
+    if Path(page).name == "clarinet_hmm":
+        assert len(audio) >= 4, "the clarinet chapter has players for real audio and each model"

@@ -26,7 +26,9 @@ PYTHON = "3.11"
 
 
 def _env() -> dict[str, str]:
-    env = {"MPLBACKEND": "Agg", "PYTHONHASHSEED": "0", "TWOSTEP_ROOT": str(ROOT)}
+    # No MPLBACKEND here: notebook kernels would inherit it and plt.show() would display nothing;
+    # without a display, matplotlib picks a non-interactive backend by itself.
+    env = {"PYTHONHASHSEED": "0", "TWOSTEP_ROOT": str(ROOT)}
     shared = ROOT.parent / "shared" / "data"
     if os.environ.get("TWOSTEP_DATA"):
         env["TWOSTEP_DATA"] = os.environ["TWOSTEP_DATA"]

@@ -91,8 +91,14 @@ def _open(browser, url):
 def test_chapter_loads_with_its_figures_and_audio(browser, base_url, page):
     _open(browser, f"{base_url}/{page}.html")
     assert "404" not in browser.title and browser.find_element("css selector", "main h1")
-    errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    severe = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    # Resources on other hosts (MathJax's CDN) cannot load on an offline machine; that is the
+    # machine's network, not the book. Everything else, local files and scripts, must be clean.
+    offline = [e for e in severe if e.get("source") == "network" and not e["message"].startswith(base_url)]
+    errors = [e for e in severe if e not in offline]
     assert not errors, f"console errors on {page}: {errors}"
+    if offline:
+        print(f"{page}: external resources not reachable from this machine: {[e['message'][:90] for e in offline]}")
     images = browser.execute_script(
         "return Array.from(document.querySelectorAll('main img')).map(i => [i.currentSrc.slice(0, 80), i.complete, i.naturalWidth]);"
     )

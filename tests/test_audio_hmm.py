@@ -104,6 +104,21 @@ def test_baum_welch_increases_the_likelihood_and_recovers_states():
     np.testing.assert_array_equal(s, fitted["scaling"].sample(30, seed=0))
 
 
+def test_segments_restart_an_hmm_that_would_stay_in_an_absorbing_state():
+    # State 0 starts every sequence and leads to state 1, which never leaves.
+    start, trans = np.array([1.0, 0.0]), np.array([[0.5, 0.5], [0.0, 1.0]])
+    means, variances = np.array([[-5.0], [5.0]]), np.full((2, 1), 0.01)
+    prior = HMMPrior.from_params(start, trans, means, variances)
+    long = prior.sample(100, seed=0)
+    assert (long[20:] > 0).all()  # one long sample is stuck at the end state
+    codes = prior.sample_segments(100, 8, seed=3)
+    assert codes.shape == (100, 1)
+    np.testing.assert_array_equal(codes[:8], prior.sample(8, seed=3))
+    np.testing.assert_array_equal(codes[96:], prior.sample(8, seed=15)[:4])  # the 13th segment, cut short
+    assert (codes[::8] < 0).all()  # every segment starts again in state 0
+    np.testing.assert_array_equal(codes, prior.sample_segments(100, 8, seed=3))
+
+
 def test_joint_hmm_vae_starts_from_two_step_and_trains_every_parameter():
     rng = np.random.default_rng(0)
     frames = [np.tanh(rng.standard_normal((12, 64))).astype(np.float32) for _ in range(4)]

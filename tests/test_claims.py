@@ -80,3 +80,5 @@ def test_missing_metrics_are_not_run_and_the_page_renders(tmp_path):
     assert page.count("\n| Fig.") == len(CLAIMS)
     assert "2 reproduced, 0 partly, 0 not reproduced, 10 not run" in page
     assert "modes covered: VAE 0/16, two-step GMM 15/16" in page
+    assert "- Fig. 6, GMM priors on an encoder's codes" in page  # an acronym keeps its capitals
+    assert "- Fig. 5, a WGAN-GP prior" in page

@@ -201,6 +201,18 @@ def test_parameters_page_is_read_from_the_notebooks():
         for pname, info in runner.notebook_parameters(name, ROOT).items():
             assert f"| `{pname}` | `{info['default']}` |" in page
     assert "| `n_components` | `16` |" in page  # grid_gmm's default, as its parameters cell says
+    assert "In this build" not in page
+
+
+def test_parameters_page_gives_each_notebooks_run_time_from_the_execution_report(tmp_path, monkeypatch):
+    report = [{"notebook": "grid_gmm", "profile": "default", "cpus": 2, "status": "ok", "seconds": 54.1}]
+    (tmp_path / "execution_report.json").write_text(json.dumps(report))
+    monkeypatch.setattr(runner, "repo_root", lambda: ROOT)
+    assert runner.main(["pages", "--dest", str(tmp_path)]) == 0
+    page = (tmp_path / "parameters.md").read_text()
+    grid = page.index("## {doc}`grid_gmm`")
+    assert page.index("with the `default` profile in 0.9 min on 2 CPU cores (ok)", grid) < page.index("```bash", grid)
+    assert page.count("In this build") == 1  # notebooks missing from the report get no line
 
 
 def test_execute_all_reports_the_failing_cell(tmp_path, monkeypatch):
@@ -217,5 +229,6 @@ def test_execute_all_reports_the_failing_cell(tmp_path, monkeypatch):
     report = runner.execute_all(tmp_path, "smoke", ROOT)
     assert calls == runner.notebook_names(ROOT), "every notebook is attempted after a failure"
     failed = [r for r in report if r["status"] == "failed"]
-    assert failed == [{"notebook": "grid_gmm", "profile": "smoke", "status": "failed", "cell_index": 3,
-                       "execution_count": 2, "error": "ValueError: boom", "seconds": failed[0]["seconds"]}]
+    assert failed == [{"notebook": "grid_gmm", "profile": "smoke", "cpus": os.cpu_count(), "status": "failed",
+                       "cell_index": 3, "execution_count": 2, "error": "ValueError: boom",
+                       "seconds": failed[0]["seconds"]}]

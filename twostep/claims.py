@@ -192,6 +192,13 @@ def load_metrics(executed: str | Path) -> dict[str, dict[str, float]]:
     return out
 
 
+def _lower_first(sentence: str) -> str:
+    """``sentence`` continued after a comma: its first letter lowered unless it starts an acronym."""
+    if len(sentence) > 1 and sentence[1].isupper():
+        return sentence
+    return sentence[0].lower() + sentence[1:]
+
+
 def render(rows: list[dict[str, str]], profile_note: str) -> str:
     """The claims page in MyST Markdown."""
     counts = {v: sum(r["verdict"] == v for r in rows) for v in (REPRODUCED, PARTLY, NOT_REPRODUCED, NOT_RUN)}
@@ -214,7 +221,7 @@ def render(rows: list[dict[str, str]], profile_note: str) -> str:
         lines.append(f"| {r['figure']} | {r['claim']} | {r['numbers']} | **{r['verdict']}** | {{doc}}`{r['experiment']}` |")
     lines += ["", "## How the verdicts are decided", ""]
     for claim in CLAIMS:
-        lines.append(f"- {claim.figure}, {claim.statement[0].lower() + claim.statement[1:]} {claim.criterion}")
+        lines.append(f"- {claim.figure}, {_lower_first(claim.statement)} {claim.criterion}")
     lines.append("- Rules are in `twostep/claims.py`: *reproduced* when every comparison the claim makes holds, "
                  "*partly* when some do (or hold within a 10% tolerance), *not reproduced* otherwise.")
     return "\n".join(lines) + "\n"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -59,32 +60,54 @@ class SampleScorer:
         return "\n".join(lines)
 
 
+@dataclass
+class GMMSweep:
+    """The two-step GMMs of one sweep, fitted on ``codes`` with shared settings and kept under
+    ``two_step_<covariance>_<components>`` (``priors``, with their fit times in ``seconds``)."""
+
+    codes: np.ndarray
+    n_init: int
+    seed: int
+    reg_covar: float = 1e-6
+    priors: dict[str, GMMPrior] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def prior(self, n_components: int, covariance_type: str) -> GMMPrior:
+        """The sweep's GMM with these settings: the one already fitted, else fitted now and kept."""
+        key = f"two_step_{covariance_type}_{n_components}"
+        if key not in self.priors:
+            start = time.perf_counter()
+            self.priors[key] = GMMPrior(n_components, covariance_type, n_init=self.n_init, max_iter=200,
+                                        reg_covar=self.reg_covar, random_state=self.seed).fit(self.codes)
+            self.seconds[key] = time.perf_counter() - start
+        return self.priors[key]
+
+
 def gmm_sweep(
     autoencoder,
     codes: np.ndarray,
     component_counts: Iterable[int],
     covariance_types: Iterable[str],
-    scorer: SampleScorer,
+    scorer: Callable[[str, TwoStepModel, int], dict[str, FIDResult]],
     *,
     n_init: int,
     seed: int,
     reg_covar: float = 1e-6,
     log: Callable[[str], None] = print,
-) -> dict[str, float]:
-    """Fit ``GMMPrior(k, cov)`` on ``codes`` for every pair, score each two-step model as
-    ``two_step_<cov>_<k>``; return the fit times in seconds under the same keys."""
-    seconds = {}
+) -> GMMSweep:
+    """Fit ``GMMPrior(k, cov)`` on ``codes`` for every pair and score each two-step model as
+    ``two_step_<cov>_<k>`` (samples drawn with seed ``seed + 1``). The returned sweep keeps the
+    fitted priors, so later steps (joint initialisation, clustering) reuse them instead of refitting."""
+    sweep = GMMSweep(np.asarray(codes), n_init=n_init, seed=seed, reg_covar=reg_covar)
     for cov in covariance_types:
         for k in component_counts:
             key = f"two_step_{cov}_{k}"
-            start = time.perf_counter()
-            prior = GMMPrior(k, cov, n_init=n_init, max_iter=200, reg_covar=reg_covar, random_state=seed).fit(codes)
-            seconds[key] = time.perf_counter() - start
+            prior = sweep.prior(k, cov)
             scores = scorer(key, TwoStepModel(autoencoder, prior), seed + 1)
             first = next(iter(scores.values()))
-            log(f"two-step {cov:>4} GMM, {k:>3} components: fitted in {seconds[key]:5.1f} s, "
+            log(f"two-step {cov:>4} GMM, {k:>3} components: fitted in {sweep.seconds[key]:5.1f} s, "
                 f"FID [{first.features}] {first.full:.3f}")
-    return seconds
+    return sweep
 
 
 def plot_fid_sweeps(scorer: SampleScorer, component_counts, covariance_types, joint_components=(),

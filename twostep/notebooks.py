@@ -129,18 +129,25 @@ def execute(
     return params
 
 
-def parameters_page(root: Path | None = None) -> str:
+def parameters_page(root: Path | None = None, report: list[dict[str, Any]] | None = None) -> str:
     """A MyST page with, for each notebook, its parameters (default and meaning, read by papermill's
-    inspection of the notebook), its profiles' values, and the commands that re-run it."""
+    inspection of the notebook), its profiles' values, and the commands that re-run it; with this
+    build's ``execution_report.json`` rows, also how long each notebook took."""
     root = root or repo_root()
     profiles = load_profiles(root)
+    runs = {row["notebook"]: row for row in report or []}
     lines = ["# Parameters of every experiment", "",
              "Read from each notebook's `parameters` cell with papermill's inspection and from",
              "`notebooks/profiles.yaml` when the book was built; `default` is the notebook's own value.", ""]
     for name in notebook_names(root):
         params = notebook_parameters(name, root)
         profs = profiles.get(name, {})
-        lines += [f"## {{doc}}`{name}`", "", "```bash",
+        lines += [f"## {{doc}}`{name}`", ""]
+        if name in runs:
+            row = runs[name]
+            lines += [f"In this build it ran with the `{row['profile']}` profile in {row['seconds'] / 60:.1f} min "
+                      f"on {row.get('cpus', '?')} CPU cores ({row['status']}).", ""]
+        lines += ["```bash",
                   f"nox -s run -- {name} -p seed 1 --output-dir runs/{name}-seed1   # new values",
                   *[f"nox -s run -- {name} --profile {p}" for p in profs], "```", "",
                   "| parameter | default | " + " | ".join(profs) + (" | " if profs else "") + "meaning |",
@@ -161,7 +168,7 @@ def execute_all(dest: Path, profile: str, root: Path) -> list[dict[str, Any]]:
     report = []
     for nb in notebook_names(root):
         start = time.perf_counter()
-        row: dict[str, Any] = {"notebook": nb, "profile": profile}
+        row: dict[str, Any] = {"notebook": nb, "profile": profile, "cpus": os.cpu_count()}
         try:
             execute(nb, dest / f"{nb}.ipynb", profile=profile, output_dir=dest / nb, root=root)
             row["status"] = "ok"
@@ -223,7 +230,9 @@ def main(argv: list[str] | None = None) -> int:
     dest = Path(args.dest)
     dest.mkdir(parents=True, exist_ok=True)
     if args.command == "pages":
-        (dest / "parameters.md").write_text(parameters_page(root))
+        report_file = dest / "execution_report.json"
+        report = json.loads(report_file.read_text()) if report_file.exists() else None
+        (dest / "parameters.md").write_text(parameters_page(root, report))
         print(f"wrote {dest / 'parameters.md'}")
         return 0
     report = execute_all(dest, args.profile, root)

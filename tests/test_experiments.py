@@ -1,0 +1,100 @@
+"""The FID sweep shared by the MNIST, CelebA and GAN-prior notebooks, on the paper's grid data. The
+"feature network" maps a point to its Gaussian bumps around the 16 grid means, so the Fréchet
+distance sees whether samples land on the modes (on raw points it would see only two moments)."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import pytest
+import torch
+
+from twostep.data import make_grid_gaussians
+from twostep.experiments import SampleScorer, gmm_sweep, plot_fid_sweeps, summarise_sweep
+from twostep.fid import FeatureNetwork, FIDEvaluator, feature_statistics, frechet_distance
+from twostep.pipeline import TwoStepModel
+from twostep.priors import GMMPrior, StandardNormalPrior
+
+
+class Standardise:
+    """Step 1 stand-in: standardise the points (codes), scale them back (samples)."""
+
+    def __init__(self, data):
+        self.mean_, self.std_ = data.mean(0), data.std(0)
+
+    def encode(self, x):
+        return (np.asarray(x) - self.mean_) / self.std_
+
+    def decode(self, h):
+        return np.asarray(h) * self.std_ + self.mean_
+
+
+class GridBumps(FeatureNetwork):
+    name = "bumps"
+    image_shape = (1, 1, 2)
+    device = torch.device("cpu")
+
+    def __init__(self, means, width=0.3):
+        self.means = torch.as_tensor(means, dtype=torch.float32)
+        self.width = width
+
+    def _forward(self, batch):
+        return bumps(batch.flatten(1), self.means, self.width)
+
+
+def bumps(points, means, width):
+    return torch.exp(-torch.cdist(points, means) ** 2 / (2 * width**2))
+
+
+@pytest.fixture(scope="module")
+def swept():
+    data = make_grid_gaussians(n_train=100, n_val=1, n_test=125, seed=0)
+    ae = Standardise(data.train)
+    codes = ae.encode(data.train)
+    score = SampleScorer(FIDEvaluator([GridBumps(data.means)], data.test, n_batches=2, batch_size=1000), 2000, samples_saved=5)
+    score("vae_normal", TwoStepModel(ae, StandardNormalPrior().fit(codes)), 1)
+    logs = []
+    sweep = gmm_sweep(ae, codes, [1, 16], ["diag", "full"], score, n_init=1, seed=0, log=logs.append)
+    return data, codes, score, sweep, logs
+
+
+def test_sweep_scores_every_prior_and_ranks_them_as_the_grid_demands(swept):
+    data, codes, score, sweep, logs = swept
+    keys = ["two_step_diag_1", "two_step_diag_16", "two_step_full_1", "two_step_full_16"]
+    assert sorted(sweep.priors) == keys and sorted(sweep.seconds) == keys and len(logs) == 4
+    fid = {k: r["bumps"].full for k, r in score.results.items()}
+    for cov in ("diag", "full"):
+        assert fid[f"two_step_{cov}_16"] < 0.1 * fid["vae_normal"]
+        assert fid[f"two_step_{cov}_16"] < 0.1 * fid[f"two_step_{cov}_1"]
+    # The scorer's number is the Fréchet distance of the features, recomputed here by hand.
+    samples = torch.as_tensor(TwoStepModel(Standardise(data.train), sweep.priors["two_step_full_16"])
+                              .sample(2000, seed=1), dtype=torch.float32)
+    means = torch.as_tensor(data.means, dtype=torch.float32)
+    real = bumps(torch.as_tensor(data.test), means, 0.3).double().numpy()
+    expected = frechet_distance(feature_statistics(bumps(samples, means, 0.3).double().numpy()), feature_statistics(real))
+    assert fid["two_step_full_16"] == pytest.approx(expected, rel=1e-4, abs=1e-8)
+
+
+def test_sweep_keeps_its_priors_and_fits_missing_ones_with_the_same_settings(swept):
+    _, codes, _, sweep, _ = swept
+    kept = sweep.priors["two_step_diag_16"]
+    assert sweep.prior(16, "diag") is kept
+    direct = GMMPrior(16, "diag", n_init=1, max_iter=200, random_state=0).fit(codes)
+    np.testing.assert_allclose(kept.means_, direct.means_)
+    extra = sweep.prior(4, "diag")
+    assert "two_step_diag_4" in sweep.priors and extra.n_components == 4
+    np.testing.assert_allclose(extra.means_, GMMPrior(4, "diag", n_init=1, random_state=0).fit(codes).means_)
+
+
+def test_scores_become_metrics_sentences_and_a_figure(swept):
+    _, _, score, _, _ = swept
+    metrics = score.metrics()
+    assert metrics["two_step_full_16.fid_bumps"] == score.results["two_step_full_16"]["bumps"].full
+    assert metrics["two_step_full_16.fid_bumps_batch_std"] > 0
+    assert score.saved["vae_normal"].dtype == np.uint8 and len(score.saved["vae_normal"]) == 5
+    lines = summarise_sweep(score, [1, 16], ["diag", "full"])
+    assert any("two-step full GMM beats N(0, I)" in line and "at 1 of 1" in line for line in lines)
+    fig = plot_fid_sweeps(score, [1, 16], ["diag", "full"], title="grid")
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert "two-step, diag GMM" in labels and "two-step, full GMM" in labels

@@ -7,6 +7,7 @@ The executed notebooks are kept in ``build/smoke/`` (or ``$TWOSTEP_SMOKE_DIR``) 
 import json
 import math
 import os
+import re
 from pathlib import Path
 
 import nbformat
@@ -166,6 +167,13 @@ def test_notebook_smoke_run(name):
     with np.load(out / "samples.npz") as samples:
         assert len(samples.files) >= 2
     assert any(out.glob("*.png")), "the notebook saves its figures"
+    # What the book shows: no library warnings and no stray object reprs in the outputs.
+    executed = nbformat.read(SMOKE_DIR / f"{name}.ipynb", as_version=4)
+    for cell in executed.cells:
+        for output in cell.get("outputs", []):
+            text = output.get("text", "") + str(output.get("data", {}).get("text/plain", ""))
+            assert "Warning:" not in text, f"cell {cell.get('execution_count')} shows a warning: {text[:300]}"
+            assert not re.search(r"<[\w.]+ (object )?at 0x[0-9a-f]+>", text), f"stray repr in the output: {text[:300]}"
 
 
 @pytest.mark.notebooks

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from pytorch_fid.fid_score import calculate_frechet_distance
 from torch import nn
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from twostep.utils import check_int, get_device
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from twostep.priors import Prior, _as_codes
 from twostep.utils import check_float, check_int, get_device

@@ -14,8 +14,8 @@ import numpy as np
 import torch
 
 
-def seed_everything(seed: int) -> torch.Generator:
-    """Seed Python, NumPy and torch; return a torch generator seeded the same way.
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch.
 
     Also asks torch for deterministic algorithms where they exist, so that the same parameters
     give the same numbers on a CPU.
@@ -25,7 +25,6 @@ def seed_everything(seed: int) -> torch.Generator:
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
     torch.use_deterministic_algorithms(True, warn_only=True)
-    return torch.Generator().manual_seed(seed)
 
 
 def user_cache(*parts: str, env: str | None = None) -> Path:

@@ -66,3 +66,22 @@ def test_inception_path_runs_with_stand_in_weights(monkeypatch, tmp_path):
     features = InceptionFeatures((1, 28, 28), device="cpu")
     out = features(np.random.default_rng(0).random((3, 784)).astype(np.float32))
     assert out.shape == (3, 2048) and np.all(np.isfinite(out))
+
+
+def test_inception_joins_the_offline_features_only_when_asked_or_on_a_gpu_with_weights(monkeypatch):
+    import twostep.fid as fid
+
+    offline = object()
+    made = []
+    monkeypatch.setattr(fid.InceptionFeatures, "__init__", lambda self, shape, device: made.append((shape, device)))
+    monkeypatch.setattr(fid.InceptionFeatures, "available", classmethod(lambda cls, allow_download=None: True))
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert fid.feature_networks(offline, inception="never", image_shape=(1, 28, 28), device=cuda) == [offline]
+    assert fid.feature_networks(offline, inception="auto", image_shape=(1, 28, 28), device=cpu) == [offline]
+    nets = fid.feature_networks(offline, inception="auto", image_shape=(1, 28, 28), device=cuda)
+    assert nets[0] is offline and isinstance(nets[1], fid.InceptionFeatures) and made == [((1, 28, 28), cuda)]
+    monkeypatch.setattr(fid.InceptionFeatures, "available", classmethod(lambda cls, allow_download=None: False))
+    assert len(fid.feature_networks(offline, inception="auto", image_shape=(3, 64, 64), device=cuda)) == 1
+    assert len(fid.feature_networks(offline, inception="always", image_shape=(3, 64, 64), device=cpu)) == 2
+    with pytest.raises(ValueError, match="inception='sometimes'"):
+        fid.feature_networks(offline, inception="sometimes", image_shape=(1, 28, 28), device=cpu)

@@ -24,7 +24,7 @@ from pytorch_fid.fid_score import calculate_frechet_distance
 from torch import nn
 from tqdm import tqdm
 
-from twostep.utils import check_int, get_device
+from twostep.utils import check_choice, check_int, get_device
 
 INCEPTION_WEIGHTS = "pt_inception-2015-12-05-6726825d.pth"
 
@@ -223,6 +223,16 @@ class ClassifierFeatures(FeatureNetwork):
                 logits = self.model(torch.from_numpy(images[start : start + batch_size]).to(self.device))
                 correct += int((logits.argmax(1).cpu().numpy() == np.asarray(labels[start : start + batch_size])).sum())
         return correct / len(images)
+
+
+def feature_networks(offline: FeatureNetwork, *, inception: str, image_shape: tuple[int, int, int],
+                     device: torch.device) -> list[FeatureNetwork]:
+    """The FID feature networks of an experiment: ``offline`` always, then pytorch-fid's Inception
+    when ``inception`` is ``"always"``, or ``"auto"`` on a GPU with the weights at hand (10k-sample
+    Inception FIDs for a sweep of models take hours on a CPU)."""
+    inception = check_choice("inception", inception, ("auto", "always", "never"))
+    use = inception == "always" or (inception == "auto" and device.type == "cuda" and InceptionFeatures.available())
+    return [offline, InceptionFeatures(image_shape, device=device)] if use else [offline]
 
 
 class FIDEvaluator:

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from twostep.guards import check_finite, check_module_finite
 from twostep.priors import Prior, _as_codes
 from twostep.utils import check_float, check_int, get_device
 
@@ -105,7 +106,7 @@ def train_wgan_gp(
     opt_c = torch.optim.Adam(critic.parameters(), lr=lr, betas=betas)
     history: dict[str, list[float]] = {"wasserstein": [], "generator_loss": []}
     bar = tqdm(range(iterations), desc=desc, disable=not progress, mininterval=10.0)
-    for _ in bar:
+    for iteration in bar:
         for _ in range(n_critic):
             real = data[torch.randint(0, len(data), (batch_size,), generator=rng).to(device)]
             with torch.no_grad():
@@ -121,7 +122,13 @@ def train_wgan_gp(
         opt_g.step()
         history["wasserstein"].append(float(w.detach()))
         history["generator_loss"].append(float(loss_g.detach()))
+        check_finite(desc, f"iteration {iteration + 1} of {iterations}",
+                     {"critic loss": float(loss_c.detach()), "Wasserstein estimate": history["wasserstein"][-1],
+                      "generator loss": history["generator_loss"][-1]},
+                     hint="Try a smaller learning rate or a larger gp_weight.")
         bar.set_postfix(w=f"{history['wasserstein'][-1]:.3g}", refresh=False)
+    check_module_finite(desc + " generator", f"the end of training ({iterations} iterations)", generator)
+    check_module_finite(desc + " critic", f"the end of training ({iterations} iterations)", critic)
     generator.eval()
     critic.eval()
     return history

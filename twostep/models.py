@@ -21,6 +21,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from twostep.guards import check_finite, check_module_finite
 from twostep.utils import check_choice, check_float, check_int, get_device
 
 LIKELIHOODS = ("laplace", "gaussian", "bernoulli")
@@ -185,6 +186,9 @@ class MLPVAE(Autoencoder):
         return self.decoder(h)
 
 
+_NON_FINITE_HINT = "Try a smaller learning rate, or check the data for NaN or infinite values."
+
+
 def train_model(
     model: nn.Module,
     loss_fn: Callable[..., torch.Tensor],
@@ -205,6 +209,10 @@ def train_model(
     batches are passed to ``loss_fn`` as separate arguments. ``batch_size=None`` trains full batch,
     as the authors do on the grid data. Shuffling uses a generator seeded with ``seed``, so runs are
     reproducible.
+
+    A non-finite loss stops training before the step that would spread it, and non-finite
+    parameters at the end of an epoch stop it too: both raise :class:`~twostep.guards.NonFiniteError`
+    naming ``desc``, the epoch and the batch.
     """
     epochs = check_int("epochs", epochs, minimum=0)
     if batch_size is not None:
@@ -227,7 +235,7 @@ def train_model(
     history: list[float] = []
     model.train()
     bar = tqdm(range(epochs), desc=desc, disable=not progress, mininterval=10.0)
-    for _ in bar:
+    for epoch in bar:
         order = torch.randperm(n, generator=generator).to(device) if batch_size < n else None
         total = 0.0
         for start in range(0, n, batch_size):
@@ -237,10 +245,14 @@ def train_model(
                 index = order[start : start + batch_size]
                 batch = [t[index] for t in tensors]
             loss = loss_fn(*batch)
+            value = loss.item()
+            check_finite(desc, f"epoch {epoch + 1} of {epochs}, batch {start // batch_size + 1}", {"loss": value},
+                         hint=_NON_FINITE_HINT)
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()
-            total += loss.item() * len(batch[0])
+            total += value * len(batch[0])
+        check_module_finite(desc, f"the end of epoch {epoch + 1} of {epochs}", model, hint=_NON_FINITE_HINT)
         history.append(total / n)
         bar.set_postfix(loss=f"{history[-1]:.4g}", refresh=False)
     model.eval()

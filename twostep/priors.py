@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.mixture import GaussianMixture
 
+from twostep.guards import NonFiniteError, check_finite
 from twostep.utils import check_choice, check_float, check_int
 
 COVARIANCE_TYPES = ("full", "diag", "spherical", "tied")
@@ -114,9 +115,22 @@ class GMMPrior(Prior):
             reg_covar=self.reg_covar,
             init_params=self.init_params,
             random_state=self.random_state,
-        ).fit(codes)
+        )
+        try:
+            mixture.fit(codes)
+        except ValueError as error:  # scikit-learn: a covariance that is not positive definite
+            if "ill-defined empirical covariance" not in str(error):
+                raise
+            raise NonFiniteError(f"{self!r}: EM failed on {codes.shape[0]} codes: {error}") from error
+        check_finite(repr(self), f"the end of EM ({mixture.n_iter_} iterations)",
+                     {"lower bound": mixture.lower_bound_, "weights_": mixture.weights_, "means_": mixture.means_,
+                      "covariances_": mixture.covariances_},
+                     hint="Try fewer components or a larger reg_covar.")
         self._set_mixture(mixture)
         return self
+
+    def __repr__(self) -> str:
+        return f"GMMPrior(n_components={self.n_components}, covariance_type={self.covariance_type!r})"
 
     @classmethod
     def from_params(cls, weights, means, covariances, covariance_type: str = "diag") -> "GMMPrior":
@@ -129,6 +143,9 @@ class GMMPrior(Prior):
         weights = np.asarray(weights, dtype=np.float64)
         means = np.asarray(means, dtype=np.float64)
         covariances = np.asarray(covariances, dtype=np.float64)
+        check_finite(f"GMMPrior(n_components={len(weights)}, covariance_type={covariance_type!r})",
+                     "construction from given parameters",
+                     {"weights": weights, "means": means, "covariances": covariances})
         if not np.isclose(weights.sum(), 1.0) or np.any(weights < 0):
             raise ValueError("weights must be non-negative and sum to 1")
         prior = cls(n_components=len(weights), covariance_type=covariance_type)

@@ -86,17 +86,18 @@ def book(session: nox.Session) -> None:
     env = _env()
     profile = os.environ.get("TWOSTEP_BOOK_PROFILE", "default")
     dest = str(ROOT / "book" / "executed")
-    session.run("python", "-m", "twostep.notebooks", "execute-all", "--profile", profile, "--dest", dest, env=env)
+    session.run("python", "-m", "twostep.book.notebooks", "execute-all", "--profile", profile, "--dest", dest, env=env)
     _pages_and_build(session, dest, profile, env)
     session.log(f"book: {ROOT / '_build' / 'html' / 'index.html'}")
 
 
 def _pages_and_build(session: nox.Session, dest: str, profile: str, env: dict[str, str], root: Path = ROOT) -> None:
     """Generated pages (claims, parameters) next to the executed notebooks, then the HTML build,
-    which fails on any Sphinx warning."""
-    session.run("python", "-m", "twostep.claims", "--executed", dest, "--out", f"{dest}/claims.md",
-                "--profile", profile, env=env)
-    session.run("python", "-m", "twostep.notebooks", "pages", "--dest", dest, env=env)
+    which fails on any Sphinx warning. Every claim must be decided: a missing notebook or metric
+    ("not run") fails the build."""
+    session.run("python", "-m", "twostep.book.claims", "--executed", dest, "--out", f"{dest}/claims.md",
+                "--profile", profile, "--require-all", env=env)
+    session.run("python", "-m", "twostep.book.notebooks", "pages", "--dest", dest, env=env)
     session.run("jupyter-book", "build", str(root), "--warningiserror", "--keep-going", env=env)
 
 
@@ -112,7 +113,7 @@ def run(session: nox.Session) -> None:
         session.error("usage: nox -s run -- NOTEBOOK [--profile P] [-p NAME VALUE ...] [-f params.yaml] "
                       "[--output-dir DIR]   |   nox -s run -- params NOTEBOOK")
     command = args if args[0] in ("params", "execute-all") else ["run", *args]
-    session.run("python", "-m", "twostep.notebooks", *command, env=_env())
+    session.run("python", "-m", "twostep.book.notebooks", *command, env=_env())
 
 
 @nox.session(python=PYTHON)

@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 
-from twostep.hmm import HMMPrior
+from twostep.priors import HMMPrior
 
 
 def main() -> None:

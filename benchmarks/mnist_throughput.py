@@ -12,11 +12,10 @@ from __future__ import annotations
 import argparse
 import time
 
-import numpy as np
 import torch
 
+from twostep.autoencoders import MLPVAE, train_vae
 from twostep.data import load_mnist
-from twostep.models import MLPVAE, train_vae
 from twostep.priors import GMMPrior
 
 

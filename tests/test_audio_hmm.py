@@ -3,17 +3,12 @@ import pytest
 import torch
 from hmmlearn.hmm import GaussianHMM
 
-from twostep.audio import (
-    AudioConvVAE,
-    frame_signal,
-    load_clarinet,
-    log_spectral_distance,
-    overlap_add,
-    pitch_report,
-    synth_clarinet,
-)
-from twostep.hmm import HMMPrior, JointHMMVAE, chunk_frames, hmm_log_likelihood
-from twostep.models import train_model
+from twostep.autoencoders import AudioConvVAE
+from twostep.data import frame_signal, load_clarinet, overlap_add, synth_clarinet
+from twostep.evaluation.audio import log_spectral_distance, pitch_report
+from twostep.joint import JointHMMVAE, chunk_frames, hmm_log_likelihood
+from twostep.nn.training import train_model
+from twostep.priors import HMMPrior
 
 
 def test_framing_then_overlap_add_reconstructs_the_signal():

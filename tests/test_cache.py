@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from twostep.cache import config_key, entry_path, load_or_train
+from twostep.experiments.cache import config_key, entry_path, load_or_train
 
 
 def make_trainer(calls):

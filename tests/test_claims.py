@@ -1,9 +1,16 @@
 import json
 
-import pytest
-
-from twostep.claims import CLAIMS, NOT_REPRODUCED, NOT_RUN, PARTLY, REPRODUCED, evaluate, load_metrics, render
-from twostep.notebooks import notebook_names
+from twostep.book.claims import (
+    CLAIMS,
+    NOT_REPRODUCED,
+    NOT_RUN,
+    PARTLY,
+    REPRODUCED,
+    evaluate,
+    load_metrics,
+    render,
+)
+from twostep.book.notebooks import notebook_names
 
 
 def grid(v, j, r, t=15):

@@ -11,8 +11,18 @@ import pytest
 import torch
 
 from twostep.data import make_grid_gaussians
-from twostep.experiments import SampleScorer, gmm_sweep, plot_fid_sweeps, summarise_sweep
-from twostep.fid import FeatureNetwork, FIDEvaluator, feature_statistics, frechet_distance
+from twostep.evaluation.fid import (
+    FeatureNetwork,
+    FIDEvaluator,
+    feature_statistics,
+    frechet_distance,
+)
+from twostep.experiments.sweeps import (
+    SampleScorer,
+    gmm_sweep,
+    plot_fid_sweeps,
+    summarise_sweep,
+)
 from twostep.pipeline import TwoStepModel
 from twostep.priors import GMMPrior, StandardNormalPrior
 

@@ -4,7 +4,7 @@ import torch
 from scipy.linalg import sqrtm
 
 from twostep.data import load_mnist
-from twostep.fid import (
+from twostep.evaluation.fid import (
     ClassifierFeatures,
     InceptionFeatures,
     SmallCNN,
@@ -69,7 +69,7 @@ def test_inception_path_runs_with_stand_in_weights(monkeypatch, tmp_path):
 
 
 def test_inception_joins_the_offline_features_only_when_asked_or_on_a_gpu_with_weights(monkeypatch):
-    import twostep.fid as fid
+    import twostep.evaluation.fid as fid
 
     offline = object()
     made = []

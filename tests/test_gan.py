@@ -3,18 +3,11 @@ import pytest
 import torch
 from torch import nn
 
-from twostep.gan import (
-    GatedGenerator,
-    GeneratorAutoencoder,
-    MLPGenerator,
-    WGANGPPrior,
-    critic_mlp,
-    gradient_penalty,
-    train_encoder,
-)
-from twostep.metrics import grid_mode_metrics
+from twostep.autoencoders import GeneratorAutoencoder, train_encoder
+from twostep.evaluation.samples import grid_mode_metrics
+from twostep.nn.gan import GatedGenerator, MLPGenerator, critic_mlp, gradient_penalty
 from twostep.pipeline import TwoStepModel
-from twostep.priors import GMMPrior
+from twostep.priors import GMMPrior, WGANGPPrior
 
 
 def test_gradient_penalty_of_a_linear_critic_is_closed_form():

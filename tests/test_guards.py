@@ -10,11 +10,12 @@ import torch
 from hmmlearn.hmm import GaussianHMM
 from torch import nn
 
-from twostep.gan import WGANGPPrior, critic_mlp, train_wgan_gp
-from twostep.guards import NonFiniteError, check_finite, check_module_finite
-from twostep.hmm import HMMPrior, JointHMMVAE
-from twostep.models import MLPVAE, train_model
-from twostep.priors import GMMPrior
+from twostep.autoencoders import MLPVAE
+from twostep.core import NonFiniteError, check_finite, check_module_finite
+from twostep.joint import JointHMMVAE
+from twostep.nn.gan import critic_mlp, train_wgan_gp
+from twostep.nn.training import train_model
+from twostep.priors import GMMPrior, HMMPrior, WGANGPPrior
 
 
 def heavy_tailed_frames(seed=0, n=60, d=20):

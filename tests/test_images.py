@@ -6,14 +6,18 @@ import torch
 from PIL import Image
 from scipy.ndimage import gaussian_filter
 
-from twostep.conv import ConvVAE
-from twostep.data import brain_preprocess, load_aligned_images, load_allen_atlas, pad_to_aspect
-from twostep.metrics import high_frequency_energy, laplacian_variance, nearest_neighbour_rms
-from twostep.models import train_model
-from twostep.pca import PCAAutoencoder
+from twostep.autoencoders import ConvVAE, PCAAutoencoder
+from twostep.core import ParameterError
+from twostep.data import brain_preprocess, load_aligned_images, load_allen_atlas
+from twostep.data.images import pad_to_aspect
+from twostep.evaluation.samples import (
+    high_frequency_energy,
+    laplacian_variance,
+    nearest_neighbour_rms,
+)
+from twostep.nn.training import train_model
 from twostep.pipeline import TwoStepModel
 from twostep.priors import GMMPrior
-from twostep.utils import ParameterError
 
 
 def test_pad_to_aspect_centres_the_image():

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from twostep.data import grid_means
-from twostep.metrics import grid_mode_metrics
+from twostep.evaluation.samples import grid_mode_metrics
 
 MEANS = grid_means()
 
@@ -40,7 +40,7 @@ def test_bad_input_is_refused():
 def test_clustering_accuracy_matches_brute_force_over_permutations():
     import itertools
 
-    from twostep.metrics import clustering_accuracy
+    from twostep.evaluation.samples import clustering_accuracy
 
     rng = np.random.default_rng(0)
     labels = rng.integers(0, 4, 200)

@@ -5,18 +5,13 @@ import pytest
 import torch
 from scipy.stats import multivariate_normal
 
+from twostep.autoencoders import MLPVAE, Autoencoder, train_vae
+from twostep.autoencoders.base import log_likelihood, reconstruction_loss
+from twostep.core import ParameterError
 from twostep.data import make_grid_gaussians
-from twostep.models import (
-    Autoencoder,
-    MLPVAE,
-    gaussian_kl_standard,
-    importance_log_likelihood,
-    log_likelihood,
-    reconstruction_loss,
-    train_vae,
-)
+from twostep.evaluation.likelihood import importance_log_likelihood
+from twostep.nn.layers import gaussian_kl_standard
 from twostep.priors import GMMPrior, StandardNormalPrior
-from twostep.utils import ParameterError
 
 
 def test_observation_models_match_torch_distributions():

@@ -1,6 +1,6 @@
 import numpy as np
 
-from twostep.metrics import grid_mode_metrics
+from twostep.evaluation.samples import grid_mode_metrics
 from twostep.pipeline import TwoStepModel
 from twostep.priors import GMMPrior, StandardNormalPrior
 

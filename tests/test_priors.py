@@ -3,8 +3,8 @@ import pytest
 from scipy.stats import multivariate_normal
 from sklearn.mixture import GaussianMixture
 
+from twostep.core import ParameterError
 from twostep.priors import GMMPrior, StandardNormalPrior
-from twostep.utils import ParameterError
 
 
 def clustered_codes(seed=0, n=600):

@@ -53,3 +53,33 @@ def test_ci_runs_the_readme_test_command():
     ci = (ROOT / ".ci" / "run").read_text()
     assert "nox -s tests" in readme and "nox -s book" in readme
     assert re.search(r"^\s*(exec\s+)?nox\b.*-s tests", ci, flags=re.M)
+
+
+def test_layers_are_kept_no_import_points_up():
+    """import-linter's layers contract in pyproject.toml: book > experiments > joint | evaluation >
+    pipeline > autoencoders | priors > data | nn > core. An arrow back up, or a cycle, breaks it."""
+    import subprocess
+    import sys
+
+    lint = Path(sys.executable).with_name("lint-imports")
+    result = subprocess.run([str(lint), "--config", str(ROOT / "pyproject.toml")], cwd=ROOT, capture_output=True,
+                            text=True)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert "0 broken" in result.stdout
+
+
+def test_no_library_import_hides_inside_a_function():
+    """Every twostep import sits at module level, where the layers contract sees it (an import
+    inside a function is the usual way to dodge a cycle)."""
+    import ast
+
+    hidden = []
+    for path in sorted((ROOT / "twostep").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                for inner in ast.walk(node):
+                    if isinstance(inner, ast.ImportFrom) and (inner.module or "").startswith("twostep"):
+                        hidden.append(f"{path.relative_to(ROOT)}:{inner.lineno}")
+                    elif isinstance(inner, ast.Import) and any(a.name.startswith("twostep") for a in inner.names):
+                        hidden.append(f"{path.relative_to(ROOT)}:{inner.lineno}")
+    assert not hidden, f"imports of twostep inside functions: {hidden}"

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from twostep.utils import (
+from twostep.core import (
     ParameterError,
     atomic_write_bytes,
     check_choice,

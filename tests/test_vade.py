@@ -4,10 +4,13 @@ import numpy as np
 import pytest
 import torch
 
+from twostep.autoencoders import MLPVAE, train_vae
 from twostep.data import make_grid_gaussians
-from twostep.models import MLPVAE, gaussian_kl_standard, importance_log_likelihood, train_vae
+from twostep.evaluation.likelihood import importance_log_likelihood
+from twostep.joint import GMMVAE, train_joint
+from twostep.joint.gmm_vae import gmm_responsibilities, vade_kl_terms
+from twostep.nn.layers import gaussian_kl_standard
 from twostep.priors import GMMPrior
-from twostep.vade import GMMVAE, gmm_responsibilities, train_gmmvae, vade_kl_terms
 
 
 def random_case(seed=0, b=3, c=4, d=2):
@@ -87,7 +90,7 @@ def test_joint_elbo_is_below_the_log_likelihood():
     data = make_grid_gaussians(10, 4, 4, seed=0)
     torch.manual_seed(0)
     model = GMMVAE.random_init(MLPVAE(2, 3, (32,), beta=0.1), 4, seed=0)
-    train_gmmvae(model, data.train, epochs=40, lr=1e-3, batch_size=32, progress=False)
+    train_joint(model, data.train, epochs=40, lr=1e-3, batch_size=32, progress=False)
     x = torch.as_tensor(data.test)
     with torch.no_grad():
         elbo = torch.stack([model.elbo(x) for _ in range(200)]).mean(0).double().numpy()
@@ -117,7 +120,7 @@ def test_joint_training_reduces_loss_deterministically():
     def run():
         torch.manual_seed(3)
         model = GMMVAE.random_init(MLPVAE(2, 3, (32,), beta=0.1), 16, seed=3)
-        return train_gmmvae(model, data, epochs=30, lr=1e-3, batch_size=64, seed=3, progress=False)
+        return train_joint(model, data, epochs=30, lr=1e-3, batch_size=64, seed=3, progress=False)
 
     a, b = run(), run()
     assert a == b

@@ -1,16 +1,23 @@
 """twostep: an executable replication of two-step learning for latent-variable models.
 
 Step 1 trains an autoencoder; step 2 fits any prior on its latent codes (Subakan, Gasse and
-Charlin, MLSP 2020). The library is small on purpose: priors share one protocol
-(:class:`twostep.priors.Prior`), autoencoders share another (:class:`twostep.models.Autoencoder`),
-and :class:`twostep.pipeline.TwoStepModel` wires them together.
+Charlin, MLSP 2020). The package follows Algorithm 1, each layer importing only from the ones
+below it (checked by import-linter, see ``pyproject.toml``):
+
+* :mod:`twostep.book` - notebook runner, claims page, parameters page
+* :mod:`twostep.experiments` - per-experiment recipes, sweeps, configs, figures
+* :mod:`twostep.joint`, :mod:`twostep.evaluation` - joint baselines; scores of samples
+* :mod:`twostep.pipeline` - :class:`TwoStepModel`: autoencoder -> codes -> prior -> samples
+* :mod:`twostep.autoencoders`, :mod:`twostep.priors` - the two steps
+* :mod:`twostep.data`, :mod:`twostep.nn` - data sets; torch building blocks and training loops
+* :mod:`twostep.core` - parameter checks, non-finite guards, seeding, files
 """
 
+from twostep.autoencoders import MLPVAE, train_vae
+from twostep.core import get_device, seed_everything
 from twostep.data import DatasetMissingError, data_dir, make_grid_gaussians
-from twostep.models import MLPVAE, train_vae
 from twostep.pipeline import TwoStepModel
 from twostep.priors import GMMPrior, Prior, StandardNormalPrior
-from twostep.utils import get_device, seed_everything
 
 __all__ = [
     "DatasetMissingError",

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from twostep.priors import Prior
+from twostep.priors.base import Prior
 
 
 class TwoStepModel:
@@ -22,16 +22,25 @@ class TwoStepModel:
         self.autoencoder = autoencoder
         self.prior = prior
 
-    def fit(self, data, *, train_autoencoder: bool = True, **autoencoder_kwargs) -> "TwoStepModel":
-        """Step 1 (unless ``train_autoencoder=False``), then step 2."""
+    def fit(self, data, *, lengths=None, train_autoencoder: bool = True, **autoencoder_kwargs) -> "TwoStepModel":
+        """Step 1 (unless ``train_autoencoder=False``), then step 2. For sequence priors (an HMM),
+        ``data`` holds the frames of all sequences one after the other and ``lengths`` their lengths."""
         if train_autoencoder:
             self.autoencoder.fit(data, **autoencoder_kwargs)
-        return self.fit_prior(data)
+        return self.fit_prior(data, lengths=lengths)
 
-    def fit_prior(self, data) -> "TwoStepModel":
+    def fit_prior(self, data, *, lengths=None) -> "TwoStepModel":
         """Step 2: encode ``data`` and fit the prior on the codes (kept as ``codes_``)."""
-        self.codes_ = np.asarray(self.autoencoder.encode(data))
-        self.prior.fit(self.codes_)
+        return self.fit_codes(self.autoencoder.encode(data), lengths=lengths)
+
+    def fit_codes(self, codes, *, lengths=None) -> "TwoStepModel":
+        """Step 2 on codes already computed (kept as ``codes_``; ``lengths`` as in :meth:`fit`)."""
+        self.codes_ = np.asarray(codes)
+        self.lengths_ = lengths
+        if lengths is None:
+            self.prior.fit(self.codes_)
+        else:
+            self.prior.fit(self.codes_, lengths)
         return self
 
     def with_prior(self, prior: Prior) -> "TwoStepModel":
@@ -39,8 +48,7 @@ class TwoStepModel:
         codes = getattr(self, "codes_", None)
         model = TwoStepModel(self.autoencoder, prior)
         if codes is not None:
-            model.codes_ = codes
-            prior.fit(codes)
+            model.fit_codes(codes, lengths=getattr(self, "lengths_", None))
         return model
 
     def sample_codes(self, n: int, seed: int | None = None) -> np.ndarray:

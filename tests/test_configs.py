@@ -1,0 +1,119 @@
+"""The validated notebook configs (twostep/experiments/configs.py) agree with the notebooks and the
+profiles, and a bad value is refused with a message naming the parameter, the value and the rule."""
+
+import typing
+
+import pytest
+
+from twostep.book import notebooks as runner
+from twostep.core.validation import ParameterError
+from twostep.experiments.configs import (
+    CONFIGS,
+    ClarinetConfig,
+    GridConfig,
+    MNISTConfig,
+    PCABrainsConfig,
+    allowed,
+)
+
+
+def defaults(name):
+    return {p: eval(info["default"]) for p, info in runner.notebook_parameters(name).items()}  # noqa: S307 - our notebooks
+
+
+def type_name(annotation):
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return type_name(typing.get_args(annotation)[0])
+    if origin is typing.Literal:
+        return type(typing.get_args(annotation)[0]).__name__
+    if origin is list:
+        return f"list[{type_name(typing.get_args(annotation)[0])}]"
+    return annotation.__name__
+
+
+def test_every_notebook_has_a_config_with_exactly_its_parameters(root):
+    assert sorted(CONFIGS) == runner.notebook_names(root)
+    for name, config in CONFIGS.items():
+        params = runner.notebook_parameters(name, root)
+        assert set(params) == set(config.model_fields), name
+        for pname, info in params.items():  # the parameters cell's annotation is the config's type
+            assert info["inferred_type_name"] == type_name(config.model_fields[pname].annotation), (name, pname)
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+def test_every_profile_validates(name, root):
+    values = defaults(name)
+    config = CONFIGS[name]
+    config.validated(values)
+    for profile, overrides in runner.load_profiles(root)[name].items():
+        cfg = config.validated({**values, **overrides})
+        for key, value in overrides.items():
+            expected = sorted(set(value)) if key in ("component_counts", "joint_components") else value
+            assert getattr(cfg, key) == expected, (profile, key)
+
+
+def grid(**changes):
+    return {**defaults("grid_gmm"), **changes}
+
+
+@pytest.mark.parametrize("changes,message", [
+    ({"epochs": -1}, "epochs=-1 is not allowed: input should be greater than or equal to 0."),
+    ({"epochs": 2.5}, "epochs=2.5 is not allowed: input should be a valid integer."),
+    ({"epochs": True}, "epochs=True is not allowed: input should be a valid integer."),
+    ({"beta": 0.0}, "beta=0.0 is not allowed: input should be greater than 0."),
+    ({"beta": float("nan")}, "beta=nan is not allowed: input should be a finite number."),
+    ({"covariance_type": "bogus"}, "covariance_type='bogus' is not allowed: input should be 'full', 'diag', 'spherical' or 'tied'."),
+    ({"device": "tpu"}, "device='tpu' is not allowed"),
+    ({"n_components": 2000}, "n_components=2000 is not allowed: it is more than the 1600 training points"),
+])
+def test_grid_config_refuses_bad_values_with_their_name_value_and_rule(changes, message):
+    with pytest.raises(ParameterError) as err:
+        GridConfig.validated(grid(**changes))
+    assert message in str(err.value)
+
+
+def test_every_error_is_reported_at_once_and_unknown_names_are_refused():
+    with pytest.raises(ParameterError) as err:
+        GridConfig.validated(grid(epochs=-1, n_init=0))
+    assert "epochs=-1" in str(err.value) and "n_init=0" in str(err.value)
+    with pytest.raises(ParameterError, match="epoch=3 is not allowed: extra inputs are not permitted"):
+        GridConfig.validated(grid(epoch=3))
+    with pytest.raises(ParameterError, match="the notebook does not define seed"):
+        GridConfig.from_notebook({k: v for k, v in grid().items() if k != "seed"})
+
+
+def test_lists_are_checked_item_by_item_and_normalised():
+    values = defaults("mnist_fid")
+    with pytest.raises(ParameterError, match=r"component_counts\[1\]=0 is not allowed"):
+        MNISTConfig.validated({**values, "component_counts": [10, 0]})
+    with pytest.raises(ParameterError, match=r"covariance_types\[0\]='round' is not allowed"):
+        MNISTConfig.validated({**values, "covariance_types": ["round"]})
+    with pytest.raises(ParameterError, match=r"component_counts=\[\] is not allowed"):
+        MNISTConfig.validated({**values, "component_counts": []})
+    cfg = MNISTConfig.validated({**values, "component_counts": [50, 10, 10], "joint_components": []})
+    assert cfg.component_counts == [10, 50] and cfg.joint_components == []
+    with pytest.raises(ParameterError, match="n_fid_samples=100 is not allowed: it must be at least"):
+        MNISTConfig.validated({**values, "n_fid_samples": 100})
+
+
+def test_checks_across_parameters_and_against_the_data():
+    values = defaults("clarinet_hmm")
+    with pytest.raises(ParameterError, match="kernel=500 is not allowed: two stride-2 convolutions"):
+        ClarinetConfig.validated({**values, "kernel": 500})
+    with pytest.raises(ParameterError, match=r"channels=\[1, 2, 3\] is not allowed"):
+        ClarinetConfig.validated({**values, "channels": [1, 2, 3]})
+    cfg = PCABrainsConfig.validated(defaults("pca_brains"))
+    cfg.check_images(132)
+    with pytest.raises(ParameterError, match="pca_components=40 is not allowed: there are 30 images"):
+        cfg.check_images(30)
+
+
+def test_config_is_frozen_and_allowed_values_are_described():
+    cfg = GridConfig.validated(grid())
+    with pytest.raises(Exception):
+        cfg.epochs = 3
+    assert allowed(GridConfig, "epochs") == "integer ≥ 0"
+    assert allowed(MNISTConfig, "n_train") == "integer from 100 to 60000"
+    assert allowed(ClarinetConfig, "channels") == "list of 2, each integer ≥ 1"
+    assert allowed(GridConfig, "covariance_type").startswith("one of `'full'`")

@@ -1,0 +1,249 @@
+"""Fréchet distances between generated and real images, with two feature networks.
+
+The distance itself is pytorch-fid's ``calculate_frechet_distance`` (Heusel et al. 2017). Features
+come from either
+
+* :class:`InceptionFeatures`: pytorch-fid's InceptionV3 pool3 features (2048-d, the TF-FID weights
+  that published FIDs use). Its weights (``pt_inception-2015-12-05-6726825d.pth``) are downloaded to
+  the torch hub cache on first use; :meth:`InceptionFeatures.available` says whether they can be had.
+* :class:`ClassifierFeatures`: the penultimate layer of a small CNN classifier trained on the real
+  data set by the library and cached (:mod:`twostep.experiments.cache`). It works offline. Such "FID" numbers
+  are on another scale than Inception FIDs and must not be compared with published values; the
+  book says which features each number uses.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from pytorch_fid.fid_score import calculate_frechet_distance
+from torch import nn
+
+from twostep.core.runtime import get_device
+from twostep.core.validation import check_choice, check_int
+from twostep.nn.layers import batched
+from twostep.nn.training import train_model
+
+INCEPTION_WEIGHTS = "pt_inception-2015-12-05-6726825d.pth"
+
+
+def feature_statistics(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and covariance of a feature matrix (rows are samples), in float64."""
+    features = np.asarray(features, dtype=np.float64)
+    if features.ndim != 2 or len(features) < 2:
+        raise ValueError(f"need at least 2 feature rows, got shape {features.shape}")
+    return features.mean(0), np.cov(features, rowvar=False)
+
+
+def frechet_distance(stats_a: tuple[np.ndarray, np.ndarray], stats_b: tuple[np.ndarray, np.ndarray]) -> float:
+    """The Fréchet distance between two Gaussians given as (mean, covariance): pytorch-fid's code."""
+    return float(calculate_frechet_distance(stats_a[0], stats_a[1], stats_b[0], stats_b[1]))
+
+
+@dataclass
+class FIDResult:
+    """FID over ``n_batches`` disjoint batches (mean and standard deviation) and over all samples."""
+
+    batch_fids: list[float]
+    full: float
+    features: str
+
+    @property
+    def mean(self) -> float:
+        return float(np.mean(self.batch_fids))
+
+    @property
+    def std(self) -> float:
+        return float(np.std(self.batch_fids, ddof=1)) if len(self.batch_fids) > 1 else 0.0
+
+
+def fid_report(
+    sample_features: np.ndarray,
+    real_stats: tuple[np.ndarray, np.ndarray],
+    *,
+    n_batches: int,
+    batch_size: int,
+    features: str,
+) -> FIDResult:
+    """FIDs of the first ``n_batches * batch_size`` rows in batches (the paper's error bars: 5 x 1,000),
+    and of all rows together (10,000 rows gives numbers comparable in protocol with published FIDs)."""
+    n_batches = check_int("n_batches", n_batches, minimum=1)
+    batch_size = check_int("batch_size", batch_size, minimum=2)
+    if len(sample_features) < n_batches * batch_size:
+        raise ValueError(f"{len(sample_features)} samples are fewer than {n_batches} batches of {batch_size}")
+    batches = [
+        frechet_distance(feature_statistics(sample_features[i * batch_size : (i + 1) * batch_size]), real_stats)
+        for i in range(n_batches)
+    ]
+    return FIDResult(batches, frechet_distance(feature_statistics(sample_features), real_stats), features)
+
+
+class FeatureNetwork:
+    """Maps images (``(N, C, H, W)`` or flat ``(N, H*W)`` arrays in [0, 1]) to feature rows."""
+
+    name: str
+    image_shape: tuple[int, int, int]
+
+    def _forward(self, batch: torch.Tensor) -> torch.Tensor:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def __call__(self, images, batch_size: int = 500, progress: bool = False) -> np.ndarray:
+        images = np.asarray(images, dtype=np.float32).reshape(-1, *self.image_shape)
+        return batched(lambda batch: self._forward(batch).double(), images, batch_size, self.device,
+                       progress=progress, desc=f"{self.name} features")
+
+
+class InceptionFeatures(FeatureNetwork):
+    """pytorch-fid's InceptionV3 pool3 (2048-d) features. Grayscale images are repeated to 3
+    channels; pytorch-fid resizes to 299x299 and rescales [0, 1] to [-1, 1] itself."""
+
+    name = "inception"
+
+    def __init__(self, image_shape: tuple[int, int, int], device: str | torch.device = "auto"):
+        from pytorch_fid.inception import InceptionV3
+
+        self.image_shape = image_shape
+        self.device = get_device(device)
+        self.model = InceptionV3([InceptionV3.BLOCK_INDEX_BY_DIM[2048]]).to(self.device).eval()
+
+    def _forward(self, batch: torch.Tensor) -> torch.Tensor:
+        if batch.shape[1] == 1:
+            batch = batch.repeat(1, 3, 1, 1)
+        return self.model(batch)[0].flatten(1)
+
+    @staticmethod
+    def weights_path() -> Path:
+        return Path(torch.hub.get_dir()) / "checkpoints" / INCEPTION_WEIGHTS
+
+    @classmethod
+    def available(cls, allow_download: bool | None = None) -> bool:
+        """Whether the Inception weights are in the torch hub cache, or can be downloaded now.
+
+        Downloads are tried unless ``allow_download`` is False or ``TWOSTEP_OFFLINE`` is set.
+        """
+        if cls.weights_path().is_file():
+            return True
+        if allow_download is None:
+            allow_download = not os.environ.get("TWOSTEP_OFFLINE")
+        if not allow_download:
+            return False
+        from pytorch_fid.inception import FID_WEIGHTS_URL
+
+        try:
+            torch.hub.load_state_dict_from_url(FID_WEIGHTS_URL, progress=False)
+        except Exception:  # noqa: BLE001 - offline, firewalled, ...: not available
+            return False
+        return cls.weights_path().is_file()
+
+
+class SmallCNN(nn.Module):
+    """A LeNet-style classifier whose penultimate layer gives offline FID features.
+
+    The features are that layer's pre-activations: after a ReLU, units that never fire would
+    make the feature covariance singular."""
+
+    def __init__(self, in_channels: int = 1, image_size: int = 28, n_classes: int = 10, feature_dim: int = 128):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(in_channels, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Flatten(),
+            nn.Linear(64 * (image_size // 4) ** 2, feature_dim),
+        )
+        self.head = nn.Sequential(nn.ReLU(), nn.Linear(feature_dim, n_classes))
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.body(x))
+
+
+def train_classifier(model: SmallCNN, images, labels, image_shape: tuple[int, int, int], *, epochs: int = 2,
+                     batch_size: int = 128, lr: float = 1e-3, seed: int = 0,
+                     device: str | torch.device = "auto", progress: bool = True) -> list[float]:
+    """Train the feature classifier with cross-entropy (Adam); return per-epoch mean losses."""
+    images = np.asarray(images, dtype=np.float32).reshape(-1, *image_shape)
+
+    def loss(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return nn.functional.cross_entropy(model(x), y)
+
+    return train_model(model, loss, (images, np.asarray(labels, dtype=np.int64)), epochs=epochs,
+                       batch_size=batch_size, lr=lr, betas=(0.9, 0.999), seed=seed, device=device,
+                       progress=progress, desc="feature classifier")
+
+
+def train_rotation_classifier(model: SmallCNN, images, image_shape: tuple[int, int, int], *, epochs: int = 3,
+                              batch_size: int = 128, lr: float = 1e-3, seed: int = 0,
+                              device: str | torch.device = "auto", progress: bool = True) -> list[float]:
+    """Self-supervised training without labels (RotNet, Gidaris et al. 2018): each image is shown
+    rotated by 0, 90, 180 or 270 degrees and the network predicts which. Solving it needs the
+    layout of the object (for faces: eyes above nose above mouth), so its features respond to
+    structure. ``model`` must have 4 classes."""
+    images = np.asarray(images, dtype=np.float32).reshape(-1, *image_shape)
+    generator = torch.Generator().manual_seed(seed)
+
+    def loss(x: torch.Tensor) -> torch.Tensor:
+        k = torch.randint(0, 4, (len(x),), generator=generator).to(x.device)
+        rotated = torch.stack([torch.rot90(img, int(r), dims=(1, 2)) for img, r in zip(x, k)])
+        return nn.functional.cross_entropy(model(rotated), k)
+
+    return train_model(model, loss, images, epochs=epochs, batch_size=batch_size, lr=lr, betas=(0.9, 0.999),
+                       seed=seed, device=device, progress=progress, desc="rotation features")
+
+
+class ClassifierFeatures(FeatureNetwork):
+    """Penultimate-layer features of a trained :class:`SmallCNN` (offline FID features)."""
+
+    def __init__(self, model: SmallCNN, image_shape: tuple[int, int, int], name: str = "classifier"):
+        self.model = model.eval()
+        self.image_shape = image_shape
+        self.name = name
+        self.device = next(model.parameters()).device
+
+    def _forward(self, batch: torch.Tensor) -> torch.Tensor:
+        return self.model.features(batch)
+
+    def accuracy(self, images, labels, batch_size: int = 1000) -> float:
+        images = np.asarray(images, dtype=np.float32).reshape(-1, *self.image_shape)
+        correct = 0
+        with torch.no_grad():
+            for start in range(0, len(images), batch_size):
+                logits = self.model(torch.from_numpy(images[start : start + batch_size]).to(self.device))
+                correct += int((logits.argmax(1).cpu().numpy() == np.asarray(labels[start : start + batch_size])).sum())
+        return correct / len(images)
+
+
+def feature_networks(offline: FeatureNetwork, *, inception: str, image_shape: tuple[int, int, int],
+                     device: torch.device) -> list[FeatureNetwork]:
+    """The FID feature networks of an experiment: ``offline`` always, then pytorch-fid's Inception
+    when ``inception`` is ``"always"``, or ``"auto"`` on a GPU with the weights at hand (10k-sample
+    Inception FIDs for a sweep of models take hours on a CPU)."""
+    inception = check_choice("inception", inception, ("auto", "always", "never"))
+    use = inception == "always" or (inception == "auto" and device.type == "cuda" and InceptionFeatures.available())
+    return [offline, InceptionFeatures(image_shape, device=device)] if use else [offline]
+
+
+class FIDEvaluator:
+    """FIDs of generated images against fixed real images, with one or more feature networks.
+
+    The real images' statistics are computed once per feature network. ``score(samples)`` returns
+    ``{feature network name: FIDResult}``.
+    """
+
+    def __init__(self, networks: list[FeatureNetwork], real_images, *, n_batches: int = 5, batch_size: int = 1000):
+        self.networks = list(networks)
+        self.n_batches = check_int("n_batches", n_batches, minimum=1)
+        self.batch_size = check_int("batch_size", batch_size, minimum=2)
+        self.real_stats = {net.name: feature_statistics(net(real_images)) for net in self.networks}
+
+    def score(self, samples) -> dict[str, FIDResult]:
+        return {
+            net.name: fid_report(net(samples), self.real_stats[net.name], n_batches=self.n_batches,
+                                 batch_size=self.batch_size, features=net.name)
+            for net in self.networks
+        }

@@ -1,0 +1,71 @@
+"""CelebA pieces of the paper's Fig. 3 (right): the DCGAN-style conv VAE and an offline,
+label-free FID feature network, both trained once and cached by their defining parameters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from twostep.autoencoders.base import train_vae
+from twostep.autoencoders.conv import ConvVAE
+from twostep.evaluation.fid import (
+    ClassifierFeatures,
+    SmallCNN,
+    train_rotation_classifier,
+)
+from twostep.experiments.cache import load_or_train
+
+CACHE_FORMAT = 1
+
+
+def celeba_vae(images: np.ndarray, *, latent_dim: int, width: int, beta: float, epochs: int, batch_size: int,
+               lr: float, seed: int, device: str | torch.device = "cpu", use_cache: bool = True,
+               progress: bool = True) -> tuple[ConvVAE, dict[str, Any]]:
+    """Step 1 on CelebA: the authors' DCGAN-style conv VAE (tanh output, loss L1 + beta KL, Adam
+    betas (0.5, 0.999)), or the cached one trained with the same parameters on the same images."""
+    shape = tuple(images.shape[1:])
+    config = dict(model="celeba_conv_vae", format=CACHE_FORMAT, n_train=len(images), shape=shape,
+                  latent_dim=latent_dim, width=width, beta=beta, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
+
+    def build() -> ConvVAE:
+        torch.manual_seed(seed)
+        return ConvVAE(shape, latent_dim, width=width, depth=4, output="tanh", likelihood="laplace", beta=beta)
+
+    def train(model: ConvVAE) -> dict[str, Any]:
+        return {"history": train_vae(model, images, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
+                                     device=device, progress=progress, desc="conv VAE")}
+
+    model, manifest = load_or_train("celeba_vae", config, build, train, use_cache=use_cache)
+    return model.to(device), manifest
+
+
+def celeba_feature_network(images: np.ndarray, *, epochs: int, seed: int, device: str | torch.device = "cpu",
+                           use_cache: bool = True, progress: bool = True) -> tuple[ClassifierFeatures, dict[str, Any]]:
+    """Offline FID features for faces: a small CNN trained to predict image rotations (RotNet) on
+    the training faces; features are its 128-d penultimate pre-activations. Images in [-1, 1] are
+    fed as they are; ``ClassifierFeatures`` receives images in [0, 1] and maps them back."""
+    shape = tuple(images.shape[1:])
+    config = dict(model="celeba_rotnet", format=CACHE_FORMAT, n_train=len(images), shape=shape, epochs=epochs, seed=seed)
+
+    def build() -> SmallCNN:
+        torch.manual_seed(seed)
+        return SmallCNN(shape[0], shape[1], n_classes=4)
+
+    def train(model: SmallCNN) -> dict[str, Any]:
+        return {"history": train_rotation_classifier(model, images, shape, epochs=epochs, seed=seed, device=device,
+                                                     progress=progress)}
+
+    model, manifest = load_or_train("celeba_rotnet", config, build, train, use_cache=use_cache)
+    return _SignedInput(model.to(device), shape), manifest
+
+
+class _SignedInput(ClassifierFeatures):
+    """Feature network trained on [-1, 1] images, fed [0, 1] images like every FID network here."""
+
+    def __init__(self, model: SmallCNN, shape):
+        super().__init__(model, shape, name="celeba_rotnet")
+
+    def _forward(self, batch: torch.Tensor) -> torch.Tensor:
+        return self.model.features(batch * 2.0 - 1.0)

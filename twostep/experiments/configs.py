@@ -1,0 +1,349 @@
+"""Validated configurations of the experiment notebooks: one pydantic model per notebook.
+
+A notebook's ``parameters`` cell declares each parameter with its type, default and meaning (what
+papermill injects into and shows); the model here declares, once, what values are allowed: bounds,
+choices, list lengths, and the checks that involve several parameters. The cell after the
+parameters builds the config::
+
+    cfg = GridConfig.from_notebook(globals())
+    device, out = cfg.setup()
+
+A bad value raises :class:`~twostep.core.validation.ParameterError` before any training, naming the
+parameter, the value and what is allowed (``epochs=-1 is not allowed: input should be greater than
+or equal to 0.``). ``tests/test_configs.py`` checks that every notebook parameter has a field here
+(and no field lacks a parameter) and that every profile of ``notebooks/profiles.yaml`` validates.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, ClassVar, Literal
+
+import torch
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from twostep.core.runtime import get_device, seed_everything
+from twostep.core.validation import ParameterError
+
+PositiveInt = Annotated[int, Field(ge=1)]
+NonNegativeInt = Annotated[int, Field(ge=0)]
+PositiveFloat = Annotated[float, Field(gt=0)]
+NonNegativeFloat = Annotated[float, Field(ge=0)]
+Covariance = Literal["full", "diag", "spherical", "tied"]
+Device = Literal["cpu", "cuda", "auto"]
+Inception = Literal["auto", "always", "never"]
+ComponentCounts = Annotated[list[PositiveInt], Field(min_length=1)]
+
+
+def _sorted_unique(values: list[int]) -> list[int]:
+    return sorted(set(values))
+
+
+def _message(error: dict[str, Any]) -> str:
+    loc = error["loc"]
+    name = "".join(f"[{part}]" if isinstance(part, int) else (f".{part}" if i else str(part))
+                   for i, part in enumerate(loc))
+    msg = error["msg"].removeprefix("Value error, ")
+    if not loc:  # a check across several parameters words its own message
+        return msg
+    return f"{name}={error['input']!r} is not allowed: {msg[0].lower()}{msg[1:]}."
+
+
+class NotebookConfig(BaseModel):
+    """What every experiment notebook has: a master seed, a device and an output folder."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+    notebook: ClassVar[str]
+
+    seed: NonNegativeInt
+    device: Device
+    output_dir: str
+
+    @classmethod
+    def from_notebook(cls, namespace: dict[str, Any]):
+        """The config of the parameters found in ``namespace`` (a notebook's ``globals()``)."""
+        missing = [name for name in cls.model_fields if name not in namespace]
+        if missing:
+            raise ParameterError(f"{cls.__name__}: the notebook does not define {', '.join(missing)}")
+        return cls.validated({name: namespace[name] for name in cls.model_fields})
+
+    @classmethod
+    def validated(cls, values: dict[str, Any]):
+        """Build the config; every error is reported in one :class:`ParameterError`."""
+        try:
+            return cls(**values)
+        except ValidationError as error:
+            raise ParameterError("\n".join(_message(e) for e in error.errors())) from None
+
+    def setup(self) -> tuple[torch.device, Path]:
+        """Create the output folder, resolve the device (at most 2 torch threads on a CPU: two
+        processes on 2 cores each using 2 threads run 5-10 times slower), seed everything."""
+        out = Path(self.output_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        device = get_device(self.device)
+        if device.type == "cpu":
+            torch.set_num_threads(max(1, min(torch.get_num_threads(), 2)))
+        seed_everything(self.seed)
+        return device, out
+
+
+class FIDConfig(NotebookConfig):
+    """The FID protocol: error bars over ``n_batches`` batches, one FID over ``n_fid_samples``."""
+
+    n_batches: Annotated[int, Field(ge=2)]
+    fid_batch_size: Annotated[int, Field(ge=2)]
+    n_fid_samples: PositiveInt
+    inception: Inception
+    samples_saved: NonNegativeInt
+
+    @model_validator(mode="after")
+    def _enough_fid_samples(self):
+        if self.n_fid_samples < self.n_batches * self.fid_batch_size:
+            raise ValueError(f"n_fid_samples={self.n_fid_samples} is not allowed: it must be at least n_batches x "
+                             f"fid_batch_size = {self.n_batches * self.fid_batch_size}.")
+        return self
+
+
+class GridConfig(NotebookConfig):
+    notebook: ClassVar[str] = "grid_gmm"
+    n_components: PositiveInt
+    covariance_type: Covariance
+    latent_dim: PositiveInt
+    hidden_dim: PositiveInt
+    epochs: NonNegativeInt
+    joint_epochs: NonNegativeInt
+    beta: PositiveFloat
+    n_init: PositiveInt
+    n_per_mode: Annotated[int, Field(ge=5)]
+    data_std: PositiveFloat
+    n_samples: Annotated[int, Field(ge=16)]
+    n_importance: PositiveInt
+
+    @model_validator(mode="after")
+    def _components_fit_the_data(self):
+        if self.n_components > 16 * self.n_per_mode:
+            raise ValueError(f"n_components={self.n_components} is not allowed: it is more than the "
+                             f"{16 * self.n_per_mode} training points")
+        return self
+
+
+class MNISTConfig(FIDConfig):
+    notebook: ClassVar[str] = "mnist_fid"
+    n_train: Annotated[int, Field(ge=100, le=60000)]
+    latent_dim: PositiveInt
+    hidden_dim: PositiveInt
+    epochs: PositiveInt
+    batch_size: PositiveInt
+    lr: PositiveFloat
+    beta: PositiveFloat
+    component_counts: ComponentCounts
+    covariance_types: Annotated[list[Covariance], Field(min_length=1)]
+    n_init: PositiveInt
+    gmm_max_codes: NonNegativeInt
+    joint_components: list[PositiveInt]
+    joint_epochs: NonNegativeInt
+    joint_random_epochs: NonNegativeInt
+    joint_lr: PositiveFloat
+    joint_batch_size: PositiveInt
+    joint_likelihood: Literal["bernoulli", "laplace"]
+    joint_beta: PositiveFloat
+    classifier_epochs: PositiveInt
+    use_cache: bool
+
+    _unique = field_validator("component_counts", "joint_components")(_sorted_unique)
+
+    @model_validator(mode="after")
+    def _sizes(self):
+        largest = max(self.component_counts + self.joint_components)
+        if self.n_train < self.n_batches * self.fid_batch_size:
+            raise ValueError(f"n_train={self.n_train} is not allowed: it is fewer than the {self.n_batches} x "
+                             f"{self.fid_batch_size} images of the real-data FID check")
+        if self.gmm_max_codes and largest > self.gmm_max_codes:
+            raise ValueError(f"gmm_max_codes={self.gmm_max_codes} is not allowed: it is fewer than the {largest} "
+                             "GMM components asked for")
+        return self
+
+
+class CelebAConfig(FIDConfig):
+    notebook: ClassVar[str] = "celeba_fid"
+    n_images: Annotated[int, Field(ge=20)]
+    n_test: Annotated[int, Field(ge=2)]
+    image_size: Annotated[int, Field(ge=16, le=256)]
+    latent_dim: PositiveInt
+    width: PositiveInt
+    epochs: PositiveInt
+    batch_size: PositiveInt
+    lr: PositiveFloat
+    beta: PositiveFloat
+    component_counts: ComponentCounts
+    covariance_types: Annotated[list[Covariance], Field(min_length=1)]
+    n_init: PositiveInt
+    joint_components: list[PositiveInt]
+    joint_epochs: NonNegativeInt
+    joint_lr: PositiveFloat
+    joint_beta: PositiveFloat
+    rotnet_epochs: PositiveInt
+    use_cache: bool
+
+    _unique = field_validator("component_counts", "joint_components")(_sorted_unique)
+
+    @model_validator(mode="after")
+    def _sizes(self):
+        if self.n_test > self.n_images - 10:
+            raise ValueError(f"n_test={self.n_test} is not allowed: it must leave at least 10 of the "
+                             f"{self.n_images} images for training")
+        largest, n_train = max(self.component_counts + self.joint_components), self.n_images - self.n_test
+        if largest > n_train:
+            raise ValueError(f"component_counts={self.component_counts} / joint_components={self.joint_components} "
+                             f"are not allowed: {largest} GMM components are more than the {n_train} training images")
+        return self
+
+
+class ClarinetConfig(NotebookConfig):
+    notebook: ClassVar[str] = "clarinet_hmm"
+    source: Literal["files", "synth"]
+    n_synth_files: Annotated[int, Field(ge=2)]
+    sample_rate: Annotated[int, Field(ge=1000)]
+    frame: Annotated[int, Field(ge=16)]
+    hop: PositiveInt
+    n_test_files: PositiveInt
+    latent_dim: PositiveInt
+    channels: Annotated[list[PositiveInt], Field(min_length=2, max_length=2)]
+    kernel: Annotated[int, Field(ge=2)]
+    vae_epochs: PositiveInt
+    vae_batch_size: PositiveInt
+    vae_lr: PositiveFloat
+    beta: PositiveFloat
+    n_states: PositiveInt
+    hmm_n_iter: PositiveInt
+    hmm_tol: NonNegativeFloat
+    hmm_implementation: Literal["scaling", "log"]
+    joint_epochs: NonNegativeInt
+    joint_chunk: Annotated[int, Field(ge=2)]
+    joint_batch_size: PositiveInt
+    joint_lr: PositiveFloat
+    generate_seconds: Annotated[float, Field(ge=0.5)]
+    segment_seconds: Annotated[float, Field(ge=0.5)]
+
+    @model_validator(mode="after")
+    def _framing(self):
+        if self.hop > self.frame:
+            raise ValueError(f"hop={self.hop} is not allowed: it must be at most frame={self.frame}")
+        if (((self.frame - self.kernel) // 2 + 1) - self.kernel) // 2 + 1 < 1:
+            raise ValueError(f"kernel={self.kernel} is not allowed: two stride-2 convolutions of that length do "
+                             f"not fit a {self.frame}-sample frame")
+        return self
+
+
+class GANPriorConfig(FIDConfig):
+    notebook: ClassVar[str] = "gan_prior"
+    n_train: Annotated[int, Field(ge=100, le=60000)]
+    vae_epochs: PositiveInt
+    vae_batch_size: PositiveInt
+    vae_lr: PositiveFloat
+    gan_iterations: PositiveInt
+    gan_hidden: PositiveInt
+    gan_batch_size: Annotated[int, Field(ge=2)]
+    gan_lr: PositiveFloat
+    n_critic: PositiveInt
+    gp_weight: NonNegativeFloat
+    gmm_components: NonNegativeInt
+    classifier_epochs: PositiveInt
+
+
+class WGANGMMConfig(FIDConfig):
+    notebook: ClassVar[str] = "wgan_gmm"
+    n_train: Annotated[int, Field(ge=100, le=60000)]
+    generator: Literal["mlp"]
+    noise_dim: PositiveInt
+    gan_iterations: PositiveInt
+    gan_batch_size: Annotated[int, Field(ge=2)]
+    gan_lr: PositiveFloat
+    critic_hidden: PositiveInt
+    n_critic: PositiveInt
+    gp_weight: NonNegativeFloat
+    encoder_epochs: PositiveInt
+    encoder_lr: PositiveFloat
+    component_counts: ComponentCounts
+    covariance_type: Covariance
+    n_init: PositiveInt
+    gmm_max_codes: NonNegativeInt
+    classifier_epochs: PositiveInt
+
+    _unique = field_validator("component_counts")(_sorted_unique)
+
+    @model_validator(mode="after")
+    def _enough_codes(self):
+        if self.gmm_max_codes and max(self.component_counts) > self.gmm_max_codes:
+            raise ValueError(f"gmm_max_codes={self.gmm_max_codes} is not allowed: it is fewer than the "
+                             f"{max(self.component_counts)} GMM components asked for")
+        return self
+
+
+class PCABrainsConfig(NotebookConfig):
+    notebook: ClassVar[str] = "pca_brains"
+    width_px: Annotated[int, Field(ge=16, le=2048)]
+    height_px: Annotated[int, Field(ge=16, le=2048)]
+    pca_components: PositiveInt
+    gmm_components: PositiveInt
+    covariance_type: Covariance
+    reg_covar: NonNegativeFloat
+    n_init: PositiveInt
+    vae_latent_dim: PositiveInt
+    vae_width: PositiveInt
+    vae_epochs: NonNegativeInt
+    vae_batch_size: PositiveInt
+    vae_lr: PositiveFloat
+    beta: PositiveFloat
+    n_samples: Annotated[int, Field(ge=2)]
+
+    def check_images(self, n_images: int) -> None:
+        """The checks that need the data: PCA and the GMMs get at most one component per image."""
+        if self.pca_components > n_images:
+            raise ParameterError(f"pca_components={self.pca_components} is not allowed: there are {n_images} images, "
+                                 f"and PCA on {n_images} images has at most {n_images} components.")
+        if self.gmm_components > n_images:
+            raise ParameterError(f"gmm_components={self.gmm_components} is not allowed: it exceeds the "
+                                 f"{n_images} images.")
+
+
+CONFIGS: dict[str, type[NotebookConfig]] = {
+    c.notebook: c for c in (GridConfig, MNISTConfig, CelebAConfig, ClarinetConfig, GANPriorConfig, WGANGMMConfig,
+                            PCABrainsConfig)
+}
+
+
+def allowed(config: type[NotebookConfig], name: str) -> str:
+    """What values field ``name`` of ``config`` allows, in words (for the parameters page)."""
+    schema = config.model_json_schema()["properties"][name]
+    return _describe(schema, config.model_json_schema().get("$defs", {}))
+
+
+def _describe(schema: dict[str, Any], defs: dict[str, Any]) -> str:
+    if "$ref" in schema:
+        return _describe(defs[schema["$ref"].split("/")[-1]], defs)
+    if "enum" in schema:
+        return "one of " + ", ".join(f"`{v!r}`" for v in schema["enum"])
+    if "const" in schema:
+        return f"`{schema['const']!r}`"
+    kind = schema.get("type")
+    if kind == "array":
+        item = _describe(schema.get("items", {}), defs)
+        if schema.get("minItems") and schema.get("minItems") == schema.get("maxItems"):
+            return f"list of {schema['minItems']}, each {item}"
+        return f"{'non-empty ' if schema.get('minItems') else ''}list, each {item}"
+    words = {"integer": "integer", "number": "number", "string": "text", "boolean": "`True` or `False`"}
+    low = schema.get("minimum")
+    high = schema.get("maximum")
+    if low is not None and high is not None:
+        return f"{words[kind]} from {low} to {high}"
+    bounds = [f"{op} {schema[key]}" for key, op in (("minimum", "≥"), ("exclusiveMinimum", ">"), ("maximum", "≤"),
+                                                   ("exclusiveMaximum", "<")) if key in schema]
+    return " ".join([words.get(kind, kind or "value"), *bounds])

@@ -1,0 +1,124 @@
+"""MNIST pieces of the paper's Fig. 3 (left): the authors' MLP VAE and an offline FID feature
+network, both trained once and cached by the parameters that define them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from twostep.autoencoders.base import train_vae
+from twostep.autoencoders.mlp import MLPVAE
+from twostep.data.mnist import load_mnist
+from twostep.evaluation.fid import (
+    ClassifierFeatures,
+    FeatureNetwork,
+    FIDEvaluator,
+    SmallCNN,
+    feature_networks,
+    train_classifier,
+)
+from twostep.experiments.cache import load_or_train
+
+# Bump when a change to the code would change what a cached model is.
+CACHE_FORMAT = 2
+
+
+IMAGE_SHAPE = (1, 28, 28)
+
+
+def mnist_vae(
+    images: np.ndarray,
+    *,
+    latent_dim: int = 20,
+    hidden_dim: int = 600,
+    beta: float = 0.1,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    seed: int,
+    device: str | torch.device = "cpu",
+    use_cache: bool = True,
+    progress: bool = True,
+) -> tuple[MLPVAE, dict[str, Any]]:
+    """Step 1 on MNIST: the authors' VAE (784 -> 600 tanh -> 20, sigmoid output, loss L1 + beta KL),
+    trained with Adam (betas (0.5, 0.999)), or loaded from the cache when these parameters match."""
+    config = dict(model="mnist_mlp_vae", format=CACHE_FORMAT, n_train=len(images), latent_dim=latent_dim,
+                  hidden_dim=hidden_dim, beta=beta, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
+
+    def build() -> MLPVAE:
+        torch.manual_seed(seed)
+        return MLPVAE(784, latent_dim, (hidden_dim,), output="sigmoid", likelihood="laplace", beta=beta)
+
+    def train(model: MLPVAE) -> dict[str, Any]:
+        history = train_vae(model, images, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, device=device,
+                            progress=progress)
+        return {"history": history}
+
+    model, manifest = load_or_train("mnist_vae", config, build, train, use_cache=use_cache)
+    return model.to(device), manifest
+
+
+def mnist_feature_network(
+    images: np.ndarray,
+    labels: np.ndarray,
+    *,
+    epochs: int = 3,
+    seed: int = 0,
+    device: str | torch.device = "cpu",
+    use_cache: bool = True,
+    progress: bool = True,
+) -> tuple[ClassifierFeatures, dict[str, Any]]:
+    """The offline FID feature network: a small CNN trained to classify MNIST digits; its
+    128-d penultimate layer gives the features. Cached like the VAE."""
+    config = dict(model="mnist_small_cnn", format=CACHE_FORMAT, n_train=len(images), epochs=epochs, seed=seed)
+
+    def build() -> SmallCNN:
+        torch.manual_seed(seed)
+        return SmallCNN(1, 28)
+
+    def train(model: SmallCNN) -> dict[str, Any]:
+        return {"history": train_classifier(model, images, labels, IMAGE_SHAPE, epochs=epochs, seed=seed,
+                                            device=device, progress=progress)}
+
+    model, manifest = load_or_train("mnist_classifier", config, build, train, use_cache=use_cache)
+    return ClassifierFeatures(model.to(device), IMAGE_SHAPE, name="mnist_cnn"), manifest
+
+
+@dataclass
+class MNISTSetup:
+    """What every MNIST chapter starts from: the data, the offline FID feature network (and
+    Inception when asked for), and an evaluator holding the test images' feature statistics."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    features: ClassifierFeatures
+    feature_info: dict[str, Any]
+    networks: list[FeatureNetwork]
+    evaluator: FIDEvaluator
+
+    def describe(self) -> str:
+        """One line: which feature networks, where the offline one came from, its test accuracy."""
+        return (f"FID features: {', '.join(n.name for n in self.networks)}; offline network "
+                f"{'loaded from cache' if self.feature_info['cached'] else 'trained'}, test accuracy "
+                f"{self.features.accuracy(self.x_test, self.y_test):.4f}"
+                + ("" if len(self.networks) > 1 else " (Inception skipped: weights unavailable, or a CPU run with "
+                   "inception='auto')"))
+
+
+def mnist_setup(n_train: int, *, classifier_epochs: int, seed: int, device: str | torch.device, inception: str,
+                n_batches: int, fid_batch_size: int, use_cache: bool = True) -> MNISTSetup:
+    """Load the first ``n_train`` training images and the 10,000 test images, get the cached (or
+    newly trained) feature network, and build the FID evaluator against the test images."""
+    x_train, y_train = load_mnist(train=True)
+    x_train, y_train = x_train[:n_train], y_train[:n_train]
+    x_test, y_test = load_mnist(train=False)
+    features, info = mnist_feature_network(x_train, y_train, epochs=classifier_epochs, seed=seed, device=device,
+                                           use_cache=use_cache)
+    networks = feature_networks(features, inception=inception, image_shape=IMAGE_SHAPE, device=device)
+    evaluator = FIDEvaluator(networks, x_test, n_batches=n_batches, batch_size=fid_batch_size)
+    return MNISTSetup(x_train, y_train, x_test, y_test, features, info, networks, evaluator)

@@ -1,0 +1,188 @@
+"""Steps shared by the FID experiments (MNIST, CelebA, GAN priors): fit and score a sweep of
+priors on one autoencoder's codes, and turn the scores into metrics, tables and figures."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from twostep.evaluation.fid import FIDEvaluator, FIDResult
+from twostep.experiments.plotting import fid_curves, image_grid
+from twostep.pipeline import TwoStepModel
+from twostep.priors.gmm import GMMPrior
+
+
+class SampleScorer:
+    """Draws ``n_samples`` from a model, scores them with an :class:`FIDEvaluator`, and keeps what
+    the notebooks save: ``results[key]`` (FID per feature network), ``saved[key]`` (the first
+    ``samples_saved`` samples as uint8) and ``grids[key]`` (64 samples for figures).
+
+    ``to_unit`` maps samples to [0, 1] (identity for MNIST, ``(x + 1) / 2`` for tanh outputs).
+    """
+
+    def __init__(self, evaluator: FIDEvaluator, n_samples: int, *, samples_saved: int = 0,
+                 to_unit: Callable[[np.ndarray], np.ndarray] | None = None):
+        self.evaluator = evaluator
+        self.n_samples = n_samples
+        self.samples_saved = samples_saved
+        self.to_unit = to_unit or (lambda x: x)
+        self.results: dict[str, dict[str, FIDResult]] = {}
+        self.saved: dict[str, np.ndarray] = {}
+        self.grids: dict[str, np.ndarray] = {}
+
+    def __call__(self, key: str, model: TwoStepModel | object, seed: int) -> dict[str, FIDResult]:
+        images = self.to_unit(np.asarray(model.sample(self.n_samples, seed=seed)))
+        self.results[key] = self.evaluator.score(images)
+        self.saved[key] = (np.clip(images[: self.samples_saved], 0, 1) * 255).round().astype(np.uint8)
+        self.grids[key] = images[:64]
+        return self.results[key]
+
+    def metrics(self) -> dict[str, float]:
+        """``<model>.fid_<features>`` (all samples), ``..._batch_mean`` and ``..._batch_std``."""
+        out: dict[str, float] = {}
+        for key, by_net in self.results.items():
+            for name, r in by_net.items():
+                out[f"{key}.fid_{name}"] = r.full
+                out[f"{key}.fid_{name}_batch_mean"] = r.mean
+                out[f"{key}.fid_{name}_batch_std"] = r.std
+        return out
+
+    def table(self) -> str:
+        lines = []
+        for name in [n.name for n in self.evaluator.networks]:
+            lines.append(f"FID [{name} features]")
+            for key, by_net in self.results.items():
+                r = by_net[name]
+                lines.append(f"  {key:<26} full {r.full:9.3f}   batches {r.mean:9.3f} ± {r.std:.3f}")
+        return "\n".join(lines)
+
+
+@dataclass
+class GMMSweep:
+    """The two-step GMMs of one sweep, fitted on ``codes`` with shared settings and kept under
+    ``two_step_<covariance>_<components>`` (``priors``, with their fit times in ``seconds``)."""
+
+    codes: np.ndarray
+    n_init: int
+    seed: int
+    reg_covar: float = 1e-6
+    priors: dict[str, GMMPrior] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def prior(self, n_components: int, covariance_type: str) -> GMMPrior:
+        """The sweep's GMM with these settings: the one already fitted, else fitted now and kept."""
+        key = f"two_step_{covariance_type}_{n_components}"
+        if key not in self.priors:
+            start = time.perf_counter()
+            self.priors[key] = GMMPrior(n_components, covariance_type, n_init=self.n_init, max_iter=200,
+                                        reg_covar=self.reg_covar, random_state=self.seed).fit(self.codes)
+            self.seconds[key] = time.perf_counter() - start
+        return self.priors[key]
+
+
+def gmm_sweep(
+    autoencoder,
+    codes: np.ndarray,
+    component_counts: Iterable[int],
+    covariance_types: Iterable[str],
+    scorer: Callable[[str, TwoStepModel, int], dict[str, FIDResult]],
+    *,
+    n_init: int,
+    seed: int,
+    reg_covar: float = 1e-6,
+    log: Callable[[str], None] = print,
+) -> GMMSweep:
+    """Fit ``GMMPrior(k, cov)`` on ``codes`` for every pair and score each two-step model as
+    ``two_step_<cov>_<k>`` (samples drawn with seed ``seed + 1``). The returned sweep keeps the
+    fitted priors, so later steps (joint initialisation, clustering) reuse them instead of refitting."""
+    sweep = GMMSweep(np.asarray(codes), n_init=n_init, seed=seed, reg_covar=reg_covar)
+    for cov in covariance_types:
+        for k in component_counts:
+            key = f"two_step_{cov}_{k}"
+            prior = sweep.prior(k, cov)
+            scores = scorer(key, TwoStepModel(autoencoder, prior), seed + 1)
+            first = next(iter(scores.values()))
+            log(f"two-step {cov:>4} GMM, {k:>3} components: fitted in {sweep.seconds[key]:5.1f} s, "
+                f"FID [{first.features}] {first.full:.3f}")
+    return sweep
+
+
+def plot_fid_sweeps(scorer: SampleScorer, component_counts, covariance_types, joint_components=(),
+                    joint_inits=(("two_step", "from two-step"), ("random", "from random")), *, title: str,
+                    baseline_key: str = "vae_normal", baseline_label: str = "N(0, I) prior"):
+    """One panel per feature network: two-step curves per covariance type, joint curves per
+    initialisation, and the baseline model (the N(0, I) VAE by default) as a horizontal band."""
+    import matplotlib.pyplot as plt
+
+    names = [n.name for n in scorer.evaluator.networks]
+    fig, axes = plt.subplots(1, len(names), figsize=(6.5 * len(names), 4.5), squeeze=False)
+    for ax, name in zip(axes[0], names):
+        curves = {}
+        for cov in covariance_types:
+            r = [scorer.results[f"two_step_{cov}_{k}"][name] for k in component_counts]
+            curves[f"two-step, {cov} GMM"] = (list(component_counts), [x.mean for x in r], [x.std for x in r])
+        for init, label in joint_inits:
+            keys = [f"joint_{init}_{k}" for k in joint_components]
+            if keys and all(k in scorer.results for k in keys):
+                r = [scorer.results[k][name] for k in keys]
+                curves[f"joint GMM-VAE, {label}"] = (list(joint_components), [x.mean for x in r], [x.std for x in r])
+        base = scorer.results[baseline_key][name]
+        fid_curves(ax, curves, baseline=(base.mean, base.std), baseline_label=baseline_label,
+                   ylabel=f"FID [{name} features] (lower is better)")
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def summarise_sweep(scorer: SampleScorer, component_counts, covariance_types, joint_components=(), *,
+                    baseline_key: str = "vae_normal") -> list[str]:
+    """Sentences, computed from the scores, on how the priors compare with the N(0, I) baseline."""
+    lines = []
+    for name in [n.name for n in scorer.evaluator.networks]:
+        base = scorer.results[baseline_key][name].full
+        for cov in covariance_types:
+            above1 = [k for k in component_counts if k > 1]
+            wins = [k for k in above1 if scorer.results[f"two_step_{cov}_{k}"][name].full < base]
+            best = min(component_counts, key=lambda k: scorer.results[f"two_step_{cov}_{k}"][name].full)
+            lines.append(
+                f"- [{name}] two-step {cov} GMM beats N(0, I) (FID {base:.2f}) at {len(wins)} of {len(above1)} "
+                f"component counts above 1; best {scorer.results[f'two_step_{cov}_{best}'][name].full:.2f} "
+                f"with {best} components."
+            )
+        for k in joint_components:
+            for init in ("two_step", "random"):
+                key = f"joint_{init}_{k}"
+                if key not in scorer.results:
+                    continue
+                refs = [f"two-step {cov} {scorer.results[f'two_step_{cov}_{k}'][name].full:.2f}"
+                        for cov in covariance_types if f"two_step_{cov}_{k}" in scorer.results]
+                lines.append(f"- [{name}] joint GMM-VAE ({k}, from {init.replace('_', '-')}): FID "
+                             f"{scorer.results[key][name].full:.2f} ({', '.join(refs) or 'no two-step run at this size'}).")
+    return lines
+
+
+def subsample(n: int, max_rows: int, seed: int) -> np.ndarray:
+    """Indices of at most ``max_rows`` of ``n`` rows, drawn at random with ``seed`` (0: all rows, in order).
+    The GMM sweeps fit on such a subset of the codes to stay within a CPU's time."""
+    return np.random.default_rng(seed).permutation(n)[:max_rows] if max_rows else np.arange(n)
+
+
+def sample_figure(scorer: SampleScorer, panels: dict[str, str | np.ndarray], image_shape: tuple[int, ...], *,
+                  features: str, n_show: int = 64, ncols: int = 8, panel_size: tuple[float, float] = (3.2, 3.6)):
+    """One panel of samples per model: ``panels`` maps a title to a scored model's key (its
+    samples, titled with its FID on ``features``) or to an array of images shown as they are."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(panels), figsize=(panel_size[0] * len(panels), panel_size[1]))
+    for ax, (title, what) in zip(np.atleast_1d(axes), panels.items()):
+        if isinstance(what, str):
+            fid = scorer.results[what][features].full
+            image_grid(ax, scorer.grids[what][:n_show], image_shape, ncols=ncols,
+                       title=f"{title}\nFID {fid:.2f} [{features}]")
+        else:
+            image_grid(ax, np.asarray(what)[:n_show], image_shape, ncols=ncols, title=title)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,1 @@
+"""Torch building blocks and training loops (the Adam loop of every model, WGAN-GP)."""

@@ -1,0 +1,243 @@
+"""HMM priors over sequences of latent codes (paper section 4.2): hmmlearn's Gaussian HMM fitted
+by a guarded Baum-Welch."""
+
+from __future__ import annotations
+
+import numpy as np
+from hmmlearn.base import ConvergenceMonitor
+from hmmlearn.hmm import GaussianHMM
+from hmmlearn.stats import log_multivariate_normal_density
+
+from twostep.core.guards import NonFiniteError, check_finite
+from twostep.core.validation import check_choice, check_float, check_int
+from twostep.priors.base import Prior
+
+
+def _sequences(codes, lengths=None) -> tuple[np.ndarray, list[int]]:
+    """One (n_frames, D) array and the sequence lengths, hmmlearn's convention. ``codes`` is that
+    array (with ``lengths``; ``None`` means one sequence), a list of (T_i, D) sequences, or an
+    (n_sequences, T, D) array of sequences of equal length."""
+    if isinstance(codes, np.ndarray) and codes.ndim == 3 and lengths is None:
+        codes = list(codes)  # (n_sequences, T, D): sequences of equal length
+    if isinstance(codes, (list, tuple)):
+        if lengths is not None:
+            raise ValueError("give either a list of sequences or one 2-d array with lengths, not both")
+        seqs = [np.asarray(s, dtype=np.float64) for s in codes]
+        if not seqs or any(s.ndim != 2 for s in seqs):
+            raise ValueError("sequences must be a non-empty list of 2-d arrays (frames, latent_dim)")
+        x, lengths = np.concatenate(seqs), [len(s) for s in seqs]
+    else:
+        x = np.asarray(codes, dtype=np.float64)
+        if x.ndim != 2:
+            raise ValueError(f"codes must be a 2-d array (n_frames, latent_dim), got shape {x.shape}")
+        lengths = [len(x)] if lengths is None else [int(n) for n in lengths]
+        if sum(lengths) != len(x) or any(n < 1 for n in lengths):
+            raise ValueError(f"lengths must be positive and sum to the {len(x)} frames, got a sum of {sum(lengths)}")
+    if not np.all(np.isfinite(x)):
+        raise ValueError("codes contain NaN or infinite values")
+    return x, lengths
+
+
+class _Monitor(ConvergenceMonitor):
+    """hmmlearn's convergence monitor, with two changes. Converged means that the log-likelihood
+    changed by less than ``tol`` (hmmlearn also calls reaching ``n_iter`` converged), and never in
+    the two iterations around a re-seeding of dead states: a re-seed moves parameters outside EM,
+    so the log-likelihood may fall once, which is neither convergence nor a warning."""
+
+    def __init__(self, tol, n_iter, verbose):
+        super().__init__(tol, n_iter, verbose)
+        self.reseeded_at: list[int] = []
+
+    def _reset(self):
+        super()._reset()
+        self.reseeded_at = []
+
+    def _after_reseed(self) -> bool:
+        return bool(self.reseeded_at) and self.reseeded_at[-1] >= self.iter - 2
+
+    def report(self, log_prob):
+        if self.reseeded_at and self.reseeded_at[-1] == self.iter - 1:
+            self.history.append(log_prob)  # the first log-likelihood of re-seeded parameters
+            self.iter += 1
+            return
+        super().report(log_prob)
+
+    @property
+    def converged(self):
+        return (len(self.history) >= 2 and not self._after_reseed()
+                and self.history[-1] - self.history[-2] < self.tol)
+
+
+class _GuardedGaussianHMM(GaussianHMM):
+    """hmmlearn's ``GaussianHMM`` (diagonal covariances) with a guarded Baum-Welch loop.
+
+    * A non-finite log-likelihood or parameter raises :class:`~twostep.core.guards.NonFiniteError`
+      naming the EM iteration, instead of running on with NaN.
+    * **Dead states are re-seeded.** A state whose posterior mass falls below ``min_state_frames``
+      frames has no data to estimate it: hmmlearn's M-step divides zero by zero (NaN means) and
+      leaves its transition row empty. Such a state is moved, as scikit-learn's k-means moves an
+      empty cluster, onto the frame that the live states explain worst (deterministic: no random
+      draw), with the mean variance of the live states, uniform transitions out of it, and a small
+      probability ``1e-3 / n_states`` of entering it from every state and at the start.
+    """
+
+    def __init__(self, n_components: int = 1, *, min_state_frames: float = 1e-3, model_name: str = "HMM", **kwargs):
+        super().__init__(n_components, **kwargs)
+        self.min_state_frames = min_state_frames
+        self.model_name = model_name
+        self.monitor_ = _Monitor(self.tol, self.n_iter, self.verbose)
+
+    def fit(self, X, lengths=None):
+        self._x = X
+        self.n_reseeded_ = 0
+        try:
+            return super().fit(X, lengths)
+        finally:
+            del self._x
+
+    def _step(self) -> str:
+        return f"EM iteration {self.monitor_.iter + 1} of {self.n_iter}"
+
+    def _compute_lower_bound(self, curr_logprob):
+        check_finite(self.model_name, self._step(), {"log-likelihood": curr_logprob}, hint=_HMM_HINT)
+        return super()._compute_lower_bound(curr_logprob)
+
+    def _do_mstep(self, stats):
+        dead = np.flatnonzero(stats["post"] < self.min_state_frames)
+        with np.errstate(divide="ignore", invalid="ignore"):  # dead states: 0 / 0, replaced below
+            super()._do_mstep(stats)
+        if len(dead):
+            self._reseed(dead)
+        check_finite(self.model_name, self._step(),
+                     {"startprob_": self.startprob_, "transmat_": self.transmat_, "means_": self.means_,
+                      "covars_": self._covars_}, hint=_HMM_HINT)
+
+    def _reseed(self, dead: np.ndarray) -> None:
+        k = self.n_components
+        live = np.setdiff1d(np.arange(k), dead)
+        if not len(live):
+            raise NonFiniteError(f"{self.model_name}: every state lost its data at {self._step()}. {_HMM_HINT}")
+        x = self._x
+        fit = log_multivariate_normal_density(x, self.means_[live], self._covars_[live], "diag").max(1)
+        worst = np.argsort(fit, kind="stable")[: len(dead)]
+        eps = 1e-3 / k
+        means, covars = self.means_.copy(), self._covars_.copy()
+        means[dead] = x[worst]
+        covars[dead] = covars[live].mean(0)
+        transmat = self.transmat_.copy()
+        transmat[dead] = 1.0 / k
+        transmat[:, dead] = np.maximum(transmat[:, dead], eps)
+        startprob = self.startprob_.copy()
+        startprob[dead] = np.maximum(startprob[dead], eps)
+        self.means_, self._covars_ = means, covars
+        self.transmat_ = transmat / transmat.sum(1, keepdims=True)
+        self.startprob_ = startprob / startprob.sum()
+        self.n_reseeded_ += len(dead)
+        self.monitor_.reseeded_at.append(self.monitor_.iter)
+
+
+_HMM_HINT = "Try fewer states (n_states), more frames, or a larger variance floor (min_covar)."
+
+
+class HMMPrior(Prior):
+    """A Gaussian HMM with diagonal covariances over code sequences, fitted by Baum-Welch (hmmlearn).
+
+    ``fit(codes, lengths)`` takes hmmlearn's convention (one (n_frames, D) array and the length of
+    each sequence; a list of (T_i, D) sequences is accepted too); ``sample(n, seed)`` draws one
+    sequence of ``n`` frames; ``log_prob`` returns each sequence's log-likelihood.
+    ``implementation="scaling"`` is hmmlearn's faster forward-backward, ``"log"`` its log-space one.
+
+    Baum-Welch starts from hmmlearn's initialisation (k-means means, the data's variances, uniform
+    start and transition probabilities), keeps a variance floor ``min_covar``, re-seeds states that
+    receive less than ``min_state_frames`` frames of posterior mass (see :class:`_GuardedGaussianHMM`),
+    and raises :class:`~twostep.core.guards.NonFiniteError` on a non-finite log-likelihood or parameter.
+    After ``fit``: ``model_``, ``dim_``, ``n_iter_``, ``converged_`` (the log-likelihood changed by
+    less than ``tol`` before ``n_iter``), ``n_reseeded_`` (dead states re-seeded in all).
+    """
+
+    sequential = True
+
+    def __init__(self, n_states: int = 100, *, n_iter: int = 100, tol: float = 1e-2, min_covar: float = 1e-3,
+                 min_state_frames: float = 1e-3, implementation: str = "scaling", random_state: int | None = 0):
+        self.n_states = check_int("n_states", n_states, minimum=1)
+        self.n_iter = check_int("n_iter", n_iter, minimum=1)
+        self.tol = check_float("tol", tol, minimum=0.0)
+        self.min_covar = check_float("min_covar", min_covar, minimum=0.0)
+        self.min_state_frames = check_float("min_state_frames", min_state_frames, minimum=0.0)
+        self.implementation = check_choice("implementation", implementation, ("scaling", "log"))
+        self.random_state = random_state
+
+    def __repr__(self) -> str:
+        return f"HMMPrior(n_states={self.n_states})"
+
+    def _model(self) -> _GuardedGaussianHMM:
+        return _GuardedGaussianHMM(self.n_states, covariance_type="diag", n_iter=self.n_iter, tol=self.tol,
+                                   min_covar=self.min_covar, random_state=self.random_state,
+                                   implementation=self.implementation, min_state_frames=self.min_state_frames,
+                                   model_name=repr(self))
+
+    def fit(self, codes, lengths=None) -> "HMMPrior":
+        x, lengths = _sequences(codes, lengths)
+        if len(x) < self.n_states:
+            raise ValueError(f"n_states={self.n_states} is more than the {len(x)} frames to fit")
+        self.model_ = self._model().fit(x, lengths)
+        self.dim_ = x.shape[1]
+        return self
+
+    @classmethod
+    def from_params(cls, startprob, transmat, means, variances, **kwargs) -> "HMMPrior":
+        """A fitted prior with given parameters (for example a jointly trained HMM); non-finite
+        parameters raise :class:`~twostep.core.guards.NonFiniteError`."""
+        prior = cls(len(startprob), **kwargs)
+        values = {"startprob": startprob, "transmat": transmat, "means": means, "variances": variances}
+        check_finite(repr(prior), "construction from given parameters", values)
+        model = prior._model()
+        model.n_features = np.asarray(means).shape[1]
+        model.startprob_ = np.asarray(startprob, dtype=np.float64)
+        model.transmat_ = np.asarray(transmat, dtype=np.float64)
+        model.means_ = np.asarray(means, dtype=np.float64)
+        model.covars_ = np.asarray(variances, dtype=np.float64)
+        prior.model_ = model
+        prior.dim_ = model.n_features
+        return prior
+
+    @property
+    def variances_(self) -> np.ndarray:
+        return self.model_._covars_
+
+    def sample(self, n: int, seed: int | None = None) -> np.ndarray:
+        self._check_fitted()
+        x, _ = self.model_.sample(check_int("n", n, minimum=1), random_state=np.random.RandomState(seed))
+        return x
+
+    def sample_segments(self, n: int, segment_length: int, seed: int = 0) -> np.ndarray:
+        """``n`` codes drawn as independent sequences of ``segment_length`` codes (the last one cut
+        short), each started afresh from the initial distribution; segment ``j`` is seeded with
+        ``seed + j``. An HMM fitted on separate short files may learn absorbing end states, in which
+        one long sample eventually stays; sampling segments of a file's length avoids that."""
+        n = check_int("n", n, minimum=1)
+        segment_length = check_int("segment_length", segment_length, minimum=1)
+        segments = [self.sample(segment_length, seed=seed + j) for j in range(-(-n // segment_length))]
+        return np.concatenate(segments)[:n]
+
+    def log_prob(self, codes, lengths=None) -> np.ndarray:
+        """The log-likelihood of each sequence (same conventions as :meth:`fit`)."""
+        self._check_fitted()
+        x, lengths = _sequences(codes, lengths)
+        bounds = np.cumsum([0, *lengths])
+        return np.array([self.model_.score(x[a:b]) for a, b in zip(bounds[:-1], bounds[1:])])
+
+    @property
+    def n_iter_(self) -> int:
+        """Baum-Welch iterations run (0 for a prior built with :meth:`from_params`)."""
+        return int(self.model_.monitor_.iter)
+
+    @property
+    def converged_(self) -> bool:
+        """Whether Baum-Welch stopped because the log-likelihood changed by less than ``tol``
+        (reaching ``n_iter`` is not convergence; a NaN log-likelihood raises before this)."""
+        return bool(self.model_.monitor_.converged)
+
+    @property
+    def n_reseeded_(self) -> int:
+        return int(getattr(self.model_, "n_reseeded_", 0))

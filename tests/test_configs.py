@@ -104,9 +104,9 @@ def test_checks_across_parameters_and_against_the_data():
     with pytest.raises(ParameterError, match=r"channels=\[1, 2, 3\] is not allowed"):
         ClarinetConfig.validated({**values, "channels": [1, 2, 3]})
     cfg = PCABrainsConfig.validated(defaults("pca_brains"))
-    cfg.check_images(132)
+    cfg.validate_images(132)
     with pytest.raises(ParameterError, match="pca_components=40 is not allowed: there are 30 images"):
-        cfg.check_images(30)
+        cfg.validate_images(30)
 
 
 def test_config_is_frozen_and_allowed_values_are_described():

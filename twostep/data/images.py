@@ -98,3 +98,8 @@ def load_celeba(n_images: int | None = None, size: int = 64) -> tuple[np.ndarray
             im = im.crop((left, top, left + side, top + side)).resize((size, size), Image.Resampling.LANCZOS)
             out[i] = np.asarray(im, dtype=np.float32).transpose(2, 0, 1) / 127.5 - 1.0
     return np.clip(out, -1.0, 1.0), f"{len(files)} CelebA {what} from {folder}"
+
+
+def unit_range(x) -> np.ndarray:
+    """Images in [-1, 1] (the DCGAN convention of CelebA and the brain plates) mapped to [0, 1]."""
+    return (np.asarray(x) + 1.0) / 2.0

@@ -210,12 +210,8 @@ class ClassifierFeatures(FeatureNetwork):
 
     def accuracy(self, images, labels, batch_size: int = 1000) -> float:
         images = np.asarray(images, dtype=np.float32).reshape(-1, *self.image_shape)
-        correct = 0
-        with torch.no_grad():
-            for start in range(0, len(images), batch_size):
-                logits = self.model(torch.from_numpy(images[start : start + batch_size]).to(self.device))
-                correct += int((logits.argmax(1).cpu().numpy() == np.asarray(labels[start : start + batch_size])).sum())
-        return correct / len(images)
+        predicted = batched(lambda batch: self.model(batch).argmax(1), images, batch_size, self.device)
+        return int((predicted == np.asarray(labels)).sum()) / len(images)
 
 
 def feature_networks(offline: FeatureNetwork, *, inception: str, image_shape: tuple[int, int, int],
@@ -226,6 +222,12 @@ def feature_networks(offline: FeatureNetwork, *, inception: str, image_shape: tu
     inception = check_choice("inception", inception, ("auto", "always", "never"))
     use = inception == "always" or (inception == "auto" and device.type == "cuda" and InceptionFeatures.available())
     return [offline, InceptionFeatures(image_shape, device=device)] if use else [offline]
+
+
+def feature_note(networks: list[FeatureNetwork]) -> str:
+    """Which feature networks an experiment's FIDs use, in words."""
+    return "FID features: " + ", ".join(n.name for n in networks) + (
+        "" if len(networks) > 1 else " (Inception skipped: weights unavailable, or a CPU run with inception='auto')")
 
 
 class FIDEvaluator:

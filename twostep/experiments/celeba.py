@@ -3,6 +3,7 @@ label-free FID feature network, both trained once and cached by their defining p
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -10,9 +11,14 @@ import torch
 
 from twostep.autoencoders.base import train_vae
 from twostep.autoencoders.conv import ConvVAE
+from twostep.data.images import load_celeba, unit_range
 from twostep.evaluation.fid import (
     ClassifierFeatures,
+    FeatureNetwork,
+    FIDEvaluator,
     SmallCNN,
+    feature_networks,
+    feature_note,
     train_rotation_classifier,
 )
 from twostep.experiments.cache import load_or_train
@@ -69,3 +75,35 @@ class _SignedInput(ClassifierFeatures):
 
     def _forward(self, batch: torch.Tensor) -> torch.Tensor:
         return self.model.features(batch * 2.0 - 1.0)
+
+
+@dataclass
+class CelebASetup:
+    """The CelebA chapter's start: training and held-out faces in [-1, 1], the offline (RotNet) FID
+    features (and Inception when asked for), and an evaluator against the held-out faces."""
+
+    x_train: np.ndarray
+    x_test: np.ndarray
+    found: str
+    features: ClassifierFeatures
+    feature_info: dict[str, Any]
+    networks: list[FeatureNetwork]
+    evaluator: FIDEvaluator
+
+    def describe(self) -> str:
+        history = self.feature_info["info"]["history"]
+        return (f"{self.found}\nrotation feature network: {'loaded from cache' if self.feature_info['cached'] else 'trained'}; "
+                f"final training loss {history[-1]:.3f} (chance: {np.log(4):.3f})\n{feature_note(self.networks)}")
+
+
+def celeba_setup(n_images: int, n_test: int, image_size: int, *, rotnet_epochs: int, seed: int,
+                 device: str | torch.device, inception: str, n_batches: int, fid_batch_size: int,
+                 use_cache: bool = True) -> CelebASetup:
+    """Load the first ``n_images`` faces (the last ``n_test`` held out), get the cached (or newly
+    trained) RotNet features, and build the FID evaluator against the held-out faces."""
+    images, found = load_celeba(n_images, image_size)
+    x_train, x_test = images[:-n_test], images[-n_test:]
+    features, info = celeba_feature_network(x_train, epochs=rotnet_epochs, seed=seed, device=device, use_cache=use_cache)
+    networks = feature_networks(features, inception=inception, image_shape=(3, image_size, image_size), device=device)
+    evaluator = FIDEvaluator(networks, unit_range(x_test), n_batches=n_batches, batch_size=min(fid_batch_size, len(x_train)))
+    return CelebASetup(x_train, x_test, found, features, info, networks, evaluator)

@@ -111,6 +111,33 @@ class FIDConfig(NotebookConfig):
         return self
 
 
+class MNISTDataConfig(FIDConfig):
+    """MNIST chapters: the first ``n_train`` training images and the offline CNN feature network."""
+
+    n_train: Annotated[int, Field(ge=100, le=60000)]
+    classifier_epochs: PositiveInt
+
+
+class SweepConfig(FIDConfig):
+    """Chapters that sweep two-step GMMs and train joint GMM-VAEs on a cached VAE (Fig. 3)."""
+
+    latent_dim: PositiveInt
+    epochs: PositiveInt
+    batch_size: PositiveInt
+    lr: PositiveFloat
+    beta: PositiveFloat
+    component_counts: ComponentCounts
+    covariance_types: Annotated[list[Covariance], Field(min_length=1)]
+    n_init: PositiveInt
+    joint_components: list[PositiveInt]
+    joint_epochs: NonNegativeInt
+    joint_lr: PositiveFloat
+    joint_beta: PositiveFloat
+    use_cache: bool
+
+    _unique = field_validator("component_counts", "joint_components")(_sorted_unique)
+
+
 class GridConfig(NotebookConfig):
     notebook: ClassVar[str] = "grid_gmm"
     n_components: PositiveInt
@@ -134,30 +161,13 @@ class GridConfig(NotebookConfig):
         return self
 
 
-class MNISTConfig(FIDConfig):
+class MNISTConfig(SweepConfig, MNISTDataConfig):
     notebook: ClassVar[str] = "mnist_fid"
-    n_train: Annotated[int, Field(ge=100, le=60000)]
-    latent_dim: PositiveInt
     hidden_dim: PositiveInt
-    epochs: PositiveInt
-    batch_size: PositiveInt
-    lr: PositiveFloat
-    beta: PositiveFloat
-    component_counts: ComponentCounts
-    covariance_types: Annotated[list[Covariance], Field(min_length=1)]
-    n_init: PositiveInt
     gmm_max_codes: NonNegativeInt
-    joint_components: list[PositiveInt]
-    joint_epochs: NonNegativeInt
     joint_random_epochs: NonNegativeInt
-    joint_lr: PositiveFloat
     joint_batch_size: PositiveInt
     joint_likelihood: Literal["bernoulli", "laplace"]
-    joint_beta: PositiveFloat
-    classifier_epochs: PositiveInt
-    use_cache: bool
-
-    _unique = field_validator("component_counts", "joint_components")(_sorted_unique)
 
     @model_validator(mode="after")
     def _sizes(self):
@@ -171,28 +181,13 @@ class MNISTConfig(FIDConfig):
         return self
 
 
-class CelebAConfig(FIDConfig):
+class CelebAConfig(SweepConfig):
     notebook: ClassVar[str] = "celeba_fid"
     n_images: Annotated[int, Field(ge=20)]
     n_test: Annotated[int, Field(ge=2)]
     image_size: Annotated[int, Field(ge=16, le=256)]
-    latent_dim: PositiveInt
     width: PositiveInt
-    epochs: PositiveInt
-    batch_size: PositiveInt
-    lr: PositiveFloat
-    beta: PositiveFloat
-    component_counts: ComponentCounts
-    covariance_types: Annotated[list[Covariance], Field(min_length=1)]
-    n_init: PositiveInt
-    joint_components: list[PositiveInt]
-    joint_epochs: NonNegativeInt
-    joint_lr: PositiveFloat
-    joint_beta: PositiveFloat
     rotnet_epochs: PositiveInt
-    use_cache: bool
-
-    _unique = field_validator("component_counts", "joint_components")(_sorted_unique)
 
     @model_validator(mode="after")
     def _sizes(self):
@@ -242,9 +237,8 @@ class ClarinetConfig(NotebookConfig):
         return self
 
 
-class GANPriorConfig(FIDConfig):
+class GANPriorConfig(MNISTDataConfig):
     notebook: ClassVar[str] = "gan_prior"
-    n_train: Annotated[int, Field(ge=100, le=60000)]
     vae_epochs: PositiveInt
     vae_batch_size: PositiveInt
     vae_lr: PositiveFloat
@@ -255,12 +249,10 @@ class GANPriorConfig(FIDConfig):
     n_critic: PositiveInt
     gp_weight: NonNegativeFloat
     gmm_components: NonNegativeInt
-    classifier_epochs: PositiveInt
 
 
-class WGANGMMConfig(FIDConfig):
+class WGANGMMConfig(MNISTDataConfig):
     notebook: ClassVar[str] = "wgan_gmm"
-    n_train: Annotated[int, Field(ge=100, le=60000)]
     generator: Literal["mlp"]
     noise_dim: PositiveInt
     gan_iterations: PositiveInt
@@ -275,7 +267,6 @@ class WGANGMMConfig(FIDConfig):
     covariance_type: Covariance
     n_init: PositiveInt
     gmm_max_codes: NonNegativeInt
-    classifier_epochs: PositiveInt
 
     _unique = field_validator("component_counts")(_sorted_unique)
 
@@ -304,7 +295,7 @@ class PCABrainsConfig(NotebookConfig):
     beta: PositiveFloat
     n_samples: Annotated[int, Field(ge=2)]
 
-    def check_images(self, n_images: int) -> None:
+    def validate_images(self, n_images: int) -> None:
         """The checks that need the data: PCA and the GMMs get at most one component per image."""
         if self.pca_components > n_images:
             raise ParameterError(f"pca_components={self.pca_components} is not allowed: there are {n_images} images, "

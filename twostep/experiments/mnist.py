@@ -18,8 +18,10 @@ from twostep.evaluation.fid import (
     FIDEvaluator,
     SmallCNN,
     feature_networks,
+    feature_note,
     train_classifier,
 )
+from twostep.evaluation.samples import clustering_accuracy
 from twostep.experiments.cache import load_or_train
 
 # Bump when a change to the code would change what a cached model is.
@@ -103,11 +105,9 @@ class MNISTSetup:
 
     def describe(self) -> str:
         """One line: which feature networks, where the offline one came from, its test accuracy."""
-        return (f"FID features: {', '.join(n.name for n in self.networks)}; offline network "
+        return (f"{feature_note(self.networks)}; offline network "
                 f"{'loaded from cache' if self.feature_info['cached'] else 'trained'}, test accuracy "
-                f"{self.features.accuracy(self.x_test, self.y_test):.4f}"
-                + ("" if len(self.networks) > 1 else " (Inception skipped: weights unavailable, or a CPU run with "
-                   "inception='auto')"))
+                f"{self.features.accuracy(self.x_test, self.y_test):.4f}")
 
 
 def mnist_setup(n_train: int, *, classifier_epochs: int, seed: int, device: str | torch.device, inception: str,
@@ -122,3 +122,14 @@ def mnist_setup(n_train: int, *, classifier_epochs: int, seed: int, device: str 
     networks = feature_networks(features, inception=inception, image_shape=IMAGE_SHAPE, device=device)
     evaluator = FIDEvaluator(networks, x_test, n_batches=n_batches, batch_size=fid_batch_size)
     return MNISTSetup(x_train, y_train, x_test, y_test, features, info, networks, evaluator)
+
+
+def clustering_metrics(x_test: np.ndarray, y_test: np.ndarray, joint_models: dict, two_step=None) -> dict[str, float]:
+    """Clustering accuracy on the test digits of every 10-component joint model (key -> GMM-VAE) and,
+    when given, of a two-step ``(autoencoder, 10-component GMMPrior)`` as ``two_step_diag_10``."""
+    metrics = {f"{key}.clustering_accuracy": clustering_accuracy(y_test, joint.cluster(x_test))
+               for key, joint in joint_models.items() if joint.n_components == 10}
+    if two_step is not None:
+        autoencoder, prior = two_step
+        metrics["two_step_diag_10.clustering_accuracy"] = clustering_accuracy(y_test, prior.predict(autoencoder.encode(x_test)))
+    return metrics

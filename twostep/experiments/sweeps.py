@@ -186,3 +186,26 @@ def sample_figure(scorer: SampleScorer, panels: dict[str, str | np.ndarray], ima
             image_grid(ax, np.asarray(what)[:n_show], image_shape, ncols=ncols, title=title)
     fig.tight_layout()
     return fig
+
+
+def reference_fids(evaluator: FIDEvaluator, images, what: str) -> str:
+    """The FID of real ``images`` (``what`` they are) against the evaluator's real images, per
+    feature network: the floor that generated samples are compared with."""
+    return "\n".join(f"reference: FID of {len(images)} real {what} [{name}] = {r.full:.3f} "
+                     f"(batches {r.mean:.3f} ± {r.std:.3f})" for name, r in evaluator.score(images).items())
+
+
+def sweep_panels(component_counts, covariance_types, joint_components=(),
+                 joint_inits=(("two_step", "from two-step"), ("random", "from random")), *,
+                 joint_label: str = "joint GMM-VAE", baseline: tuple[str, str] = ("VAE, N(0, I) prior", "vae_normal"),
+                 ) -> dict[str, str]:
+    """Title -> model key of the sample panels of a sweep: the baseline, each two-step covariance at
+    the largest joint size (or the largest size), and each joint initialisation at that size."""
+    k_show = max(joint_components) if joint_components else max(component_counts)
+    k_two = k_show if k_show in component_counts else max(component_counts)
+    panels = {baseline[0]: baseline[1]}
+    for cov in covariance_types:
+        panels[f"two-step {cov} GMM ({k_two})"] = f"two_step_{cov}_{k_two}"
+    for init, label in joint_inits if joint_components else ():
+        panels[f"{joint_label} ({k_show}), {label}"] = f"joint_{init}_{k_show}"
+    return panels

@@ -1,13 +1,17 @@
 import json
 
+import pytest
+
 from twostep.book.claims import (
     CLAIMS,
     NOT_REPRODUCED,
     NOT_RUN,
     PARTLY,
     REPRODUCED,
+    chapter_summary,
     evaluate,
     load_metrics,
+    main,
     render,
 )
 from twostep.book.notebooks import notebook_names
@@ -89,3 +93,22 @@ def test_missing_metrics_are_not_run_and_the_page_renders(tmp_path):
     assert "modes covered: VAE 0/16, two-step GMM 15/16" in page
     assert "- Fig. 6, GMM priors on an encoder's codes" in page  # an acronym keeps its capitals
     assert "- Fig. 5, a WGAN-GP prior" in page
+
+
+def test_a_chapter_shows_the_claims_pages_verdicts_for_its_own_claims():
+    text = chapter_summary("grid_gmm", grid(0, 8, 15))
+    lines = text.splitlines()
+    assert len(lines) == 2 and all(line.startswith("- **Fig. 2") for line in lines)
+    assert "- **Fig. 2 (top), reproduced**: a GMM fitted on a trained VAE's codes" in text
+    assert "Measured: modes covered: VAE 0/16, two-step GMM 15/16" in text
+    rows = [r for r in evaluate({"grid_gmm": grid(0, 0, 13)}) if r["experiment"] == "grid_gmm"]
+    assert [f"**{r['figure']}, {r['verdict']}**" in chapter_summary("grid_gmm", grid(0, 0, 13)) for r in rows] == [True, True]
+    with pytest.raises(KeyError, match="no claim"):
+        chapter_summary("prior_zoo", {})
+
+
+def test_claims_command_fails_on_a_claim_not_run_when_all_are_required(tmp_path):
+    (tmp_path / "grid_gmm").mkdir()
+    (tmp_path / "grid_gmm" / "metrics.json").write_text(json.dumps(grid(0, 8, 15)))
+    assert main(["--executed", str(tmp_path), "--out", str(tmp_path / "claims.md")]) == 0
+    assert main(["--executed", str(tmp_path), "--out", str(tmp_path / "claims.md"), "--require-all"]) == 1

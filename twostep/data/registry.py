@@ -14,10 +14,17 @@ a file that does not match its hash raises :class:`ChecksumError`.
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-import pooch
+from tqdm import TqdmWarning
+
+with warnings.catch_warnings():
+    # pooch imports tqdm.auto, which warns in a Jupyter kernel without ipywidgets (every chapter's
+    # output would show it); pooch's progress bars are not used here.
+    warnings.simplefilter("ignore", TqdmWarning)
+    import pooch
 
 from twostep.core.files import sha256_file
 from twostep.core.runtime import user_cache

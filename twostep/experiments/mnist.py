@@ -23,6 +23,8 @@ from twostep.evaluation.fid import (
 )
 from twostep.evaluation.samples import clustering_accuracy
 from twostep.experiments.cache import load_or_train
+from twostep.experiments.configs import MNISTDataConfig
+from twostep.experiments.sweeps import SampleScorer
 
 # Bump when a change to the code would change what a cached model is.
 CACHE_FORMAT = 2
@@ -102,6 +104,7 @@ class MNISTSetup:
     feature_info: dict[str, Any]
     networks: list[FeatureNetwork]
     evaluator: FIDEvaluator
+    scorer: SampleScorer
 
     def describe(self) -> str:
         """One line: which feature networks, where the offline one came from, its test accuracy."""
@@ -110,18 +113,19 @@ class MNISTSetup:
                 f"{self.features.accuracy(self.x_test, self.y_test):.4f}")
 
 
-def mnist_setup(n_train: int, *, classifier_epochs: int, seed: int, device: str | torch.device, inception: str,
-                n_batches: int, fid_batch_size: int, use_cache: bool = True) -> MNISTSetup:
-    """Load the first ``n_train`` training images and the 10,000 test images, get the cached (or
-    newly trained) feature network, and build the FID evaluator against the test images."""
+def mnist_setup(cfg: MNISTDataConfig, device: str | torch.device, *, use_cache: bool = True) -> MNISTSetup:
+    """Load the first ``cfg.n_train`` training images and the 10,000 test images, get the cached (or
+    newly trained) feature network, and build the FID evaluator against the test images, with the
+    FID protocol of ``cfg``."""
     x_train, y_train = load_mnist(train=True)
-    x_train, y_train = x_train[:n_train], y_train[:n_train]
+    x_train, y_train = x_train[: cfg.n_train], y_train[: cfg.n_train]
     x_test, y_test = load_mnist(train=False)
-    features, info = mnist_feature_network(x_train, y_train, epochs=classifier_epochs, seed=seed, device=device,
+    features, info = mnist_feature_network(x_train, y_train, epochs=cfg.classifier_epochs, seed=cfg.seed, device=device,
                                            use_cache=use_cache)
-    networks = feature_networks(features, inception=inception, image_shape=IMAGE_SHAPE, device=device)
-    evaluator = FIDEvaluator(networks, x_test, n_batches=n_batches, batch_size=fid_batch_size)
-    return MNISTSetup(x_train, y_train, x_test, y_test, features, info, networks, evaluator)
+    networks = feature_networks(features, inception=cfg.inception, image_shape=IMAGE_SHAPE, device=device)
+    evaluator = FIDEvaluator(networks, x_test, n_batches=cfg.n_batches, batch_size=cfg.fid_batch_size)
+    scorer = SampleScorer(evaluator, cfg.n_fid_samples, samples_saved=cfg.samples_saved)
+    return MNISTSetup(x_train, y_train, x_test, y_test, features, info, networks, evaluator, scorer)
 
 
 def clustering_metrics(x_test: np.ndarray, y_test: np.ndarray, joint_models: dict, two_step=None) -> dict[str, float]:

@@ -6,9 +6,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
+from twostep.core.files import write_metrics
 from twostep.evaluation.fid import FIDEvaluator, FIDResult
 from twostep.experiments.plotting import fid_curves, image_grid
 from twostep.pipeline import TwoStepModel
@@ -49,6 +51,14 @@ class SampleScorer:
                 out[f"{key}.fid_{name}_batch_mean"] = r.mean
                 out[f"{key}.fid_{name}_batch_std"] = r.std
         return out
+
+    def write(self, out: Path, extra: dict[str, float] | None = None) -> dict[str, float]:
+        """Write ``metrics.json`` (the FIDs and ``extra``) and ``samples.npz`` (the saved samples) into
+        ``out``; return the metrics."""
+        metrics = {**self.metrics(), **(extra or {})}
+        write_metrics(out / "metrics.json", metrics)
+        np.savez_compressed(out / "samples.npz", **self.saved)
+        return metrics
 
     def table(self) -> str:
         lines = []

@@ -76,10 +76,10 @@ def audio_metrics(models: dict, test_frames: list[np.ndarray], waves: dict[str, 
 
 
 def audio_table(metrics: dict[str, float], labels: dict[str, str]) -> str:
-    lines = [f"{'':<24}{'latent log-lik/frame':>22}{'voiced':>9}{'in tune':>9}{'spectral dist. (dB)':>21}"]
+    lines = [f"{'':<28}{'latent log-lik/frame':>22}{'voiced':>9}{'in tune':>9}{'spectral dist. (dB)':>21}"]
     for key, label in labels.items():
         ll = metrics.get(f"{key}.heldout_latent_loglik_per_frame", float("nan"))
-        lines.append(f"{label:<24}{ll:>22.2f}{metrics[key + '.voiced_fraction']:>9.3f}"
+        lines.append(f"{label:<28}{ll:>22.2f}{metrics[key + '.voiced_fraction']:>9.3f}"
                      f"{metrics[key + '.in_tune_fraction']:>9.3f}{metrics[key + '.spectral_distance_db']:>21.2f}")
     return "\n".join(lines)
 

@@ -14,6 +14,7 @@ from twostep.evaluation.samples import (
     high_frequency_energy,
     laplacian_variance,
     nearest_neighbour_rms,
+    nearest_neighbours,
 )
 from twostep.nn.training import train_model
 from twostep.pipeline import TwoStepModel
@@ -124,3 +125,14 @@ def test_nearest_neighbour_rms_matches_brute_force():
     np.testing.assert_allclose(nearest_neighbour_rms(a, b), brute, rtol=1e-6)
     loo = nearest_neighbour_rms(b, b, exclude_self=True)
     assert np.all(loo > 0)
+
+
+def test_nearest_neighbours_gives_the_brute_force_nearest_image_and_its_distance():
+    rng = np.random.default_rng(3)
+    a, b = rng.random((7, 5, 4)), rng.random((11, 5, 4))
+    d2 = ((a.reshape(7, 1, -1) - b.reshape(1, 11, -1)) ** 2).mean(-1)
+    rms, index = nearest_neighbours(a, b)
+    np.testing.assert_array_equal(index, d2.argmin(1))
+    np.testing.assert_allclose(rms, np.sqrt(d2.min(1)), rtol=1e-6)
+    _, own = nearest_neighbours(b, b, exclude_self=True)
+    assert not np.any(own == np.arange(11)), "an image is never its own nearest neighbour"

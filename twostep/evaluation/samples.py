@@ -90,8 +90,9 @@ def high_frequency_energy(images, cutoff: float = 0.25, *, fraction: bool = True
     return power[:, high].sum(1) / np.maximum(total, 1e-300)
 
 
-def nearest_neighbour_rms(samples, reference, *, exclude_self: bool = False) -> np.ndarray:
-    """Root-mean-square pixel distance from each sample to its nearest reference image.
+def nearest_neighbours(samples, reference, *, exclude_self: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Root-mean-square pixel distance from each sample to its nearest reference image, and the
+    index of that image.
 
     With ``exclude_self`` (``samples`` is ``reference``), each image's own zero distance is skipped:
     the leave-one-out distances of real images are the yardstick for "not copying"."""
@@ -103,4 +104,10 @@ def nearest_neighbour_rms(samples, reference, *, exclude_self: bool = False) -> 
         if a.shape != b.shape:
             raise ValueError("exclude_self needs samples and reference to be the same images")
         np.fill_diagonal(d2, np.inf)
-    return np.sqrt(d2.min(1) / a.shape[1])
+    index = d2.argmin(1)
+    return np.sqrt(d2[np.arange(len(a)), index] / a.shape[1]), index
+
+
+def nearest_neighbour_rms(samples, reference, *, exclude_self: bool = False) -> np.ndarray:
+    """The distances of :func:`nearest_neighbours`."""
+    return nearest_neighbours(samples, reference, exclude_self=exclude_self)[0]

@@ -9,7 +9,7 @@ from twostep.data.images import unit_range as to_unit
 from twostep.evaluation.samples import (
     high_frequency_energy,
     laplacian_variance,
-    nearest_neighbour_rms,
+    nearest_neighbours,
 )
 
 
@@ -38,28 +38,26 @@ def sharpness_figure(show: dict[str, np.ndarray], real: np.ndarray, width_px: in
     return fig
 
 
-def nearest_plates(samples: dict[str, np.ndarray], images: np.ndarray) -> dict[str, np.ndarray]:
-    """RMS distance of every sample to its nearest image, per model; ``"real"``: every image to its
-    nearest other image."""
-    out = {name: nearest_neighbour_rms(s, images) for name, s in samples.items()}
-    out["real"] = nearest_neighbour_rms(images, images, exclude_self=True)
-    return out
+def nearest_plates(samples: dict[str, np.ndarray], images: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Per model, the RMS distance of every sample to its nearest image and that image's index;
+    ``"real"``: every image to its nearest other image."""
+    found = {name: nearest_neighbours(s, images) for name, s in samples.items()}
+    found["real"] = nearest_neighbours(images, images, exclude_self=True)
+    return {k: d for k, (d, _) in found.items()}, {k: i for k, (_, i) in found.items()}
 
 
-def nearest_figure(samples: dict[str, np.ndarray], distances: dict[str, np.ndarray], images: np.ndarray,
-                   width_px: int, height_px: int, n_show: int = 2):
+def nearest_figure(samples: dict[str, np.ndarray], distances: dict[str, np.ndarray], indices: dict[str, np.ndarray],
+                   images: np.ndarray, width_px: int, height_px: int, n_show: int = 2):
     """For the first ``n_show`` samples of each model: the sample and the training image nearest to it."""
     import matplotlib.pyplot as plt
 
-    flat = images.reshape(len(images), -1)
     fig, axes = plt.subplots(len(samples), 2 * n_show, figsize=(2 * n_show * width_px / 70,
                                                                   len(samples) * height_px / 70 + 0.8), dpi=70)
     for j in range(n_show):
         for row, (name, s) in enumerate(samples.items()):
-            nearest = images[np.argmin(((flat - s[j].reshape(1, -1)) ** 2).sum(1))]
             axes[row, 2 * j].imshow(to_unit(s[j]), cmap="gray", vmin=0, vmax=1)
             axes[row, 2 * j].set_title(f"{name} sample {j}", fontsize=9)
-            axes[row, 2 * j + 1].imshow(to_unit(nearest), cmap="gray", vmin=0, vmax=1)
+            axes[row, 2 * j + 1].imshow(to_unit(images[indices[name][j]]), cmap="gray", vmin=0, vmax=1)
             axes[row, 2 * j + 1].set_title(f"nearest plate (RMS {distances[name][j]:.3f})", fontsize=9)
     for ax in axes.flat:
         ax.axis("off")

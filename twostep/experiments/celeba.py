@@ -22,6 +22,8 @@ from twostep.evaluation.fid import (
     train_rotation_classifier,
 )
 from twostep.experiments.cache import load_or_train
+from twostep.experiments.configs import CelebAConfig
+from twostep.experiments.sweeps import SampleScorer
 
 CACHE_FORMAT = 1
 
@@ -89,6 +91,7 @@ class CelebASetup:
     feature_info: dict[str, Any]
     networks: list[FeatureNetwork]
     evaluator: FIDEvaluator
+    scorer: SampleScorer
 
     def describe(self) -> str:
         history = self.feature_info["info"]["history"]
@@ -96,14 +99,17 @@ class CelebASetup:
                 f"final training loss {history[-1]:.3f} (chance: {np.log(4):.3f})\n{feature_note(self.networks)}")
 
 
-def celeba_setup(n_images: int, n_test: int, image_size: int, *, rotnet_epochs: int, seed: int,
-                 device: str | torch.device, inception: str, n_batches: int, fid_batch_size: int,
-                 use_cache: bool = True) -> CelebASetup:
-    """Load the first ``n_images`` faces (the last ``n_test`` held out), get the cached (or newly
-    trained) RotNet features, and build the FID evaluator against the held-out faces."""
-    images, found = load_celeba(n_images, image_size)
-    x_train, x_test = images[:-n_test], images[-n_test:]
-    features, info = celeba_feature_network(x_train, epochs=rotnet_epochs, seed=seed, device=device, use_cache=use_cache)
-    networks = feature_networks(features, inception=inception, image_shape=(3, image_size, image_size), device=device)
-    evaluator = FIDEvaluator(networks, unit_range(x_test), n_batches=n_batches, batch_size=min(fid_batch_size, len(x_train)))
-    return CelebASetup(x_train, x_test, found, features, info, networks, evaluator)
+def celeba_setup(cfg: CelebAConfig, device: str | torch.device) -> CelebASetup:
+    """Load the first ``cfg.n_images`` faces (the last ``cfg.n_test`` held out), get the cached (or
+    newly trained) RotNet features, and build the FID evaluator against the held-out faces and a
+    scorer for samples in [-1, 1], with the FID protocol of ``cfg``."""
+    images, found = load_celeba(cfg.n_images, cfg.image_size)
+    x_train, x_test = images[: -cfg.n_test], images[-cfg.n_test :]
+    features, info = celeba_feature_network(x_train, epochs=cfg.rotnet_epochs, seed=cfg.seed, device=device,
+                                            use_cache=cfg.use_cache)
+    networks = feature_networks(features, inception=cfg.inception, image_shape=(3, cfg.image_size, cfg.image_size),
+                                device=device)
+    evaluator = FIDEvaluator(networks, unit_range(x_test), n_batches=cfg.n_batches,
+                             batch_size=min(cfg.fid_batch_size, len(x_train)))
+    scorer = SampleScorer(evaluator, cfg.n_fid_samples, samples_saved=cfg.samples_saved, to_unit=unit_range)
+    return CelebASetup(x_train, x_test, found, features, info, networks, evaluator, scorer)

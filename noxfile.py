@@ -1,7 +1,9 @@
 """Sessions: ``nox -s book`` builds the book, ``nox -s tests`` runs the tests (CI runs exactly that).
 
     nox -s tests                      # unit tests, smoke-profile execution of every notebook, nbval
-    nox -s book                       # execute every notebook with its defaults, then render HTML
+    nox -s book                       # every notebook x seeds 0 1 2 with its defaults, then render HTML
+    nox -s book -- --from-sweep DIR   # the book from an existing sweep folder (no execution)
+    nox -s sweep -- grid_gmm --seeds 0 1 2 --grid epochs=50,100   # a parameter sweep on Dask
     nox -s run -- grid_gmm -p seed 3  # re-run one notebook with new parameters (see README)
     nox -s lock                       # regenerate requirements.lock
 
@@ -51,7 +53,9 @@ def tests(session: nox.Session) -> None:
     env["TWOSTEP_SMOKE_DIR"] = str(smoke)
     env["TWOSTEP_CACHE"] = str(ROOT / "build" / "cache")  # CI never reuses models trained by older code
     workers = ["-n", "2"] if (os.cpu_count() or 1) >= 2 else []
-    session.run("pytest", "tests", "--ignore=tests/browser", *workers, *session.posargs, env=env)
+    session.run("pytest", "tests", "--ignore=tests/browser", "-m", "not sweep", *workers, *session.posargs, env=env)
+    # The sweep tests start their own Dask workers (one per core): run them alone, not beside xdist's.
+    session.run("pytest", "tests", "--ignore=tests/browser", "-m", "sweep", "-p", "no:cacheprovider", env=env)
     executed = sorted(str(p) for p in smoke.glob("*.ipynb"))
     if not executed:
         session.error(f"no executed smoke notebooks in {smoke}")
@@ -78,25 +82,56 @@ def _stage_book(executed: Path, dest: Path) -> None:
 
 @nox.session(python=PYTHON)
 def book(session: nox.Session) -> None:
-    """Execute every notebook with its default parameters, then build the Jupyter Book to HTML.
+    """Execute every notebook x seed with its default parameters through the sweep runner (a local
+    Dask cluster), then build the Jupyter Book to HTML: each chapter is the first seed's run; the
+    claims and seeds pages use every seed.
 
-    A failing cell fails the session (papermill names it); Sphinx warnings are errors.
+    ``TWOSTEP_BOOK_SEEDS`` ("0 1 2" unless set) picks the seeds and ``TWOSTEP_BOOK_PROFILE`` the
+    profile (``smoke`` for a quick book). ``nox -s book -- --from-sweep DIR`` builds from an existing
+    sweep folder (for instance a ``paper`` sweep run on a GPU cluster) without executing anything.
+    Complete runs in ``build/sweep-<profile>`` are reused when nothing they depend on has changed.
+    A failing run fails the session (the sweep names its cell); Sphinx warnings are errors.
     """
     _install(session)
     env = _env()
     profile = os.environ.get("TWOSTEP_BOOK_PROFILE", "default")
+    seeds = os.environ.get("TWOSTEP_BOOK_SEEDS", "0 1 2").replace(",", " ").split()
+    args = list(session.posargs)
+    from_sweep = None
+    if args[:1] == ["--from-sweep"] and len(args) == 2:
+        from_sweep = str(Path(args[1]).resolve())
+    elif args:
+        session.error("usage: nox -s book [-- --from-sweep DIR]")
+    sweep = from_sweep or str(ROOT / "build" / f"sweep-{profile}")
     dest = str(ROOT / "book" / "executed")
-    session.run("python", "-m", "twostep.book.notebooks", "execute-all", "--profile", profile, "--dest", dest, env=env)
-    _pages_and_build(session, dest, profile, env)
+    shutil.rmtree(dest, ignore_errors=True)
+    session.run("python", "-m", "twostep.book.notebooks", "book", "--profile", profile, "--seeds", *seeds,
+                "--sweep", sweep, "--dest", dest, *(["--no-execute"] if from_sweep else []), env=env)
+    _pages_and_build(session, dest, profile, env, source=("--sweep", sweep))
     session.log(f"book: {ROOT / '_build' / 'html' / 'index.html'}")
 
 
-def _pages_and_build(session: nox.Session, dest: str, profile: str, env: dict[str, str], root: Path = ROOT) -> None:
-    """Generated pages (claims, parameters) next to the executed notebooks, then the HTML build,
-    which fails on any Sphinx warning. Every claim must be decided: a missing notebook or metric
-    ("not run") fails the build."""
-    session.run("python", "-m", "twostep.book.claims", "--executed", dest, "--out", f"{dest}/claims.md",
+@nox.session(python=PYTHON)
+def sweep(session: nox.Session) -> None:
+    """A parameter sweep on Dask, e.g. ``nox -s sweep -- grid_gmm --seeds 0 1 2 --grid epochs=50,100
+    --out sweeps/grid`` (``--scheduler tcp://HOST:8786`` for a running cluster). Arguments as
+    ``python -m twostep.sweep --help``; exits non-zero when a run failed."""
+    _install(session)
+    if not session.posargs:
+        session.error("usage: nox -s sweep -- NOTEBOOK [--profile P] [--seeds 0 1 2] [-p NAME VALUE ...] "
+                      "[--grid NAME=V1,V2 ...] [--out DIR] [--workers N | --scheduler ADDRESS]")
+    session.run("python", "-m", "twostep.sweep", *session.posargs, env=_env())
+
+
+def _pages_and_build(session: nox.Session, dest: str, profile: str, env: dict[str, str], root: Path = ROOT,
+                     source: tuple[str, str] | None = None) -> None:
+    """Generated pages (claims, seeds, parameters) next to the executed notebooks, then the HTML
+    build, which fails on any Sphinx warning. Every claim must be decided: a missing notebook or
+    metric ("not run") fails the build. ``source`` is where the runs are (default: ``dest``)."""
+    source = source or ("--executed", dest)
+    session.run("python", "-m", "twostep.book.claims", *source, "--out", f"{dest}/claims.md",
                 "--profile", profile, "--require-all", env=env)
+    session.run("python", "-m", "twostep.book.seeds", *source, "--out", f"{dest}/seeds.md", env=env)
     session.run("python", "-m", "twostep.book.notebooks", "pages", "--dest", dest, env=env)
     session.run("jupyter-book", "build", str(root), "--warningiserror", "--keep-going", env=env)
 

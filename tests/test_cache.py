@@ -32,7 +32,7 @@ def test_second_call_loads_instead_of_training(tmp_path):
     # another configuration is another entry
     load_or_train("lin", {"a": 2}, build, train, root=tmp_path)
     assert len(calls) == 2
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name != ".locks") == sorted(
         [f"lin-{config_key({'a': 1})}", f"lin-{config_key({'a': 2})}"]
     ), "no temporary folders are left behind"
 
@@ -64,3 +64,44 @@ def test_corrupt_or_partial_entries_are_rebuilt(tmp_path, damage):
     assert torch.all(model.weight == 2)
     _, again = load_or_train("lin", {"a": 1}, build, train, root=tmp_path)
     assert again["cached"] and len(calls) == 2
+
+
+LOCKED_TRAINER = """
+import sys, time, torch
+from pathlib import Path
+from torch import nn
+from twostep.experiments.cache import load_or_train
+
+root, log = Path(sys.argv[1]), Path(sys.argv[2])
+
+def train(model):
+    with log.open("a") as f:
+        f.write("train\\n")
+    time.sleep(1.5)  # long enough for the other process to ask for the same entry meanwhile
+    with torch.no_grad():
+        model.weight.fill_(7.0)
+
+model, info = load_or_train("shared", {"seed": 0}, lambda: nn.Linear(3, 2), train, root=root)
+print(float(model.weight.detach().sum()), info["cached"])
+"""
+
+
+def test_two_processes_needing_one_entry_train_it_once(tmp_path):
+    """Two chapters of one seed in a sweep ask for the same model at once: one trains, the other
+    waits on the entry's lock and loads what the first wrote (never a half-written entry)."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "trainer.py"
+    script.write_text(LOCKED_TRAINER)
+    log = tmp_path / "log.txt"
+    procs = [subprocess.Popen([sys.executable, str(script), str(tmp_path / "cache"), str(log)], stdout=subprocess.PIPE,
+                              text=True) for _ in range(2)]
+    outputs = [p.communicate(timeout=120)[0].splitlines() for p in procs]
+    waited = [o for o in outputs if any("waiting for it" in line for line in o)]
+    outputs = [o[-1].split() for o in outputs]
+    assert all(p.returncode == 0 for p in procs)
+    assert log.read_text().count("train") == 1
+    assert sorted(o[-1] for o in outputs) == ["False", "True"]  # one trained, one loaded
+    assert {o[0] for o in outputs} == {str(7.0 * 6)}
+    assert len(waited) == 1  # the loader said it waited

@@ -1,5 +1,6 @@
 import json
 
+import numpy as np
 import pytest
 
 from twostep.book.claims import (
@@ -8,9 +9,14 @@ from twostep.book.claims import (
     NOT_RUN,
     PARTLY,
     REPRODUCED,
+    Stat,
+    bootstrap_interval,
     chapter_summary,
+    combine_verdicts,
     evaluate,
+    evaluate_runs,
     load_metrics,
+    load_runs,
     main,
     render,
 )
@@ -88,8 +94,9 @@ def test_missing_metrics_are_not_run_and_the_page_renders(tmp_path):
     assert [r["verdict"] for r in rows[:2]] == [REPRODUCED, REPRODUCED]
     assert all(r["verdict"] == NOT_RUN for r in rows[2:])
     page = render(rows, "a note")
-    assert page.count("\n| Fig.") == len(CLAIMS)
-    assert "2 reproduced, 0 partly, 0 not reproduced, 10 not run" in page
+    assert page.count("\n| <span") == len(CLAIMS)
+    assert ">reproduced</span> 2 " in page and ">partly</span> 0 " in page and ">not run</span> 10 " in page
+    assert "{doc}`Grid <grid_gmm>`" in page  # short chapter links
     assert "modes covered: VAE 0/16, two-step GMM 15/16" in page
     assert "- Fig. 6, GMM priors on an encoder's codes" in page  # an acronym keeps its capitals
     assert "- Fig. 5, a WGAN-GP prior" in page
@@ -97,12 +104,13 @@ def test_missing_metrics_are_not_run_and_the_page_renders(tmp_path):
 
 def test_a_chapter_shows_the_claims_pages_verdicts_for_its_own_claims():
     text = chapter_summary("grid_gmm", grid(0, 8, 15))
-    lines = text.splitlines()
+    lines = [line for line in text.splitlines() if line.startswith("- ")]
     assert len(lines) == 2 and all(line.startswith("- **Fig. 2") for line in lines)
-    assert "- **Fig. 2 (top), reproduced**: a GMM fitted on a trained VAE's codes" in text
+    assert "- **Fig. 2 (top), reproduced in this run**: a GMM fitted on a trained VAE's codes" in text
+    assert "claims page decides each claim over every seed" in text
     assert "Measured: modes covered: VAE 0/16, two-step GMM 15/16" in text
     rows = [r for r in evaluate({"grid_gmm": grid(0, 0, 13)}) if r["experiment"] == "grid_gmm"]
-    assert [f"**{r['figure']}, {r['verdict']}**" in chapter_summary("grid_gmm", grid(0, 0, 13)) for r in rows] == [True, True]
+    assert [f"**{r['figure']}, {r['verdict']} in this run**" in chapter_summary("grid_gmm", grid(0, 0, 13)) for r in rows] == [True, True]
     with pytest.raises(KeyError, match="no claim"):
         chapter_summary("prior_zoo", {})
 
@@ -112,3 +120,58 @@ def test_claims_command_fails_on_a_claim_not_run_when_all_are_required(tmp_path)
     (tmp_path / "grid_gmm" / "metrics.json").write_text(json.dumps(grid(0, 8, 15)))
     assert main(["--executed", str(tmp_path), "--out", str(tmp_path / "claims.md")]) == 0
     assert main(["--executed", str(tmp_path), "--out", str(tmp_path / "claims.md"), "--require-all"]) == 1
+
+
+def test_combine_verdicts_over_seeds():
+    assert combine_verdicts([REPRODUCED] * 3) == REPRODUCED
+    assert combine_verdicts([NOT_REPRODUCED] * 3) == NOT_REPRODUCED
+    assert combine_verdicts([REPRODUCED, NOT_REPRODUCED, REPRODUCED]) == PARTLY
+    assert combine_verdicts([PARTLY, PARTLY]) == PARTLY
+    assert combine_verdicts([REPRODUCED, NOT_RUN]) == NOT_RUN and combine_verdicts([]) == NOT_RUN
+
+
+def test_claims_over_seeds_show_mean_and_std_and_decide_per_seed():
+    seeds = [grid(0, 8, 15), grid(2, 8, 15), grid(4, 10, 9)]  # the refit claim fails in the third seed
+    rows = [r for r in evaluate_runs({"grid_gmm": seeds}) if r["experiment"] == "grid_gmm"]
+    top, bottom = rows
+    assert top["n"] == 3 and top["verdict"] == REPRODUCED and top["seed_verdicts"] == [REPRODUCED] * 3
+    assert "modes covered: VAE 2 ± 2/16" in top["numbers"]  # mean 2, sample std 2
+    assert bottom["seed_verdicts"] == [REPRODUCED, REPRODUCED, NOT_REPRODUCED] and bottom["verdict"] == PARTLY
+    assert bottom["effects"] == [7.0, 7.0, -1.0] and bottom["interval"] is None  # below 5 seeds: no interval
+    assert "holds in 2" in render(rows, "note")
+
+
+def test_bootstrap_interval_of_the_mean_effect_from_five_seeds():
+    effects = [1.0, 2.0, 3.0, 4.0, 10.0]
+    lo, hi = bootstrap_interval(effects)
+    # an independent percentile bootstrap of the mean gives about the same interval
+    rng = np.random.default_rng(1)
+    means = rng.choice(effects, size=(20000, 5)).mean(axis=1)
+    assert lo == pytest.approx(np.percentile(means, 2.5), abs=0.25)
+    assert hi == pytest.approx(np.percentile(means, 97.5), abs=0.25)
+    assert bootstrap_interval(effects[:4]) is None
+    rows = evaluate_runs({"grid_gmm": [grid(v, 8, 15) for v in range(5)]})
+    assert rows[0]["interval"] is not None and "bootstrap interval" in render(rows[:2], "note")
+
+
+def test_stat_formats_mean_and_spread_and_compares_as_the_mean():
+    s = Stat([1.0, 2.0, 3.0])
+    assert f"{s:.1f}" == "2.0 ± 1.0" and s > 1.5 and f"{Stat([4.0]):.2f}" == "4.00"
+
+
+def test_claims_page_from_a_sweep_folder(tmp_path):
+    """``--sweep``: the runs of the folder's plan, seeds in order; the effect figure beside the page."""
+    plan = []
+    for seed, metrics in enumerate([grid(0, 8, 15), grid(1, 8, 15)]):
+        folder = tmp_path / "runs" / "grid_gmm" / f"k{seed}"
+        folder.mkdir(parents=True)
+        (folder / "metrics.json").write_text(json.dumps(metrics))
+        (folder / "run.json").write_text(json.dumps({"notebook": "grid_gmm", "key": f"k{seed}", "seed": seed,
+                                                     "status": "ok", "parameters": {}}))
+        plan.append({"notebook": "grid_gmm", "key": f"k{seed}", "seed": seed, "profile": "smoke", "grid": {}})
+    (tmp_path / "plan.json").write_text(json.dumps(plan))
+    runs = load_runs(tmp_path)
+    assert [m["vae.modes_covered"] for m in runs["grid_gmm"]] == [0, 1]
+    assert main(["--sweep", str(tmp_path), "--out", str(tmp_path / "claims.md")]) == 0
+    page = (tmp_path / "claims.md").read_text()
+    assert "VAE 0 ± 1/16" in page and "claims_effects.png" in page and (tmp_path / "claims_effects.png").stat().st_size

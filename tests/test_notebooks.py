@@ -19,7 +19,7 @@ from twostep.book import notebooks as runner
 from twostep.book.claims import NOT_RUN, evaluate
 
 ROOT = Path(__file__).resolve().parents[1]
-GENERATED_PAGES = {"claims", "parameters"}  # written into book/executed/ by the book build
+GENERATED_PAGES = {"claims", "parameters", "seeds"}  # written into book/executed/ by the book build
 SMOKE_DIR = Path(os.environ.get("TWOSTEP_SMOKE_DIR", ROOT / "build" / "smoke"))
 
 # Every notebook in notebooks/ must be listed here, with the metrics its smoke run must write.

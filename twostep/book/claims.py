@@ -9,14 +9,29 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import re
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
+from twostep.sweep.tables import PLAN_FILE, planned_runs
+
 REPRODUCED, PARTLY, NOT_REPRODUCED, NOT_RUN = "reproduced", "partly", "not reproduced", "not run"
 Metrics = Mapping[str, float]
+
+
+@dataclass(frozen=True)
+class Effect:
+    """A claim's effect in one run, as one number: ``compute(metrics)``, in the unit of ``label``.
+    The claim's comparison holds where the effect is above ``threshold`` (a line in the figure)."""
+
+    label: str
+    compute: Callable[[Metrics], float]
+    threshold: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -26,6 +41,23 @@ class Claim:
     statement: str
     rule: Callable[[Metrics], tuple[str, str]]  # metrics -> (verdict, the numbers it used)
     criterion: str  # the rule in words, shown on the claims page
+    effect: Effect
+
+
+class Stat(float):
+    """A metric over seeds: behaves as its mean in a rule's comparisons, and formats as
+    ``mean ± std`` so that the numbers a rule prints show the spread over seeds."""
+
+    def __new__(cls, values: Sequence[float]):
+        values = [float(v) for v in values]
+        obj = super().__new__(cls, float(np.mean(values)))
+        obj.values = values
+        obj.std = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+        return obj
+
+    def __format__(self, spec: str) -> str:
+        mean = format(float(self), spec)
+        return mean if len(self.values) == 1 else f"{mean} ± {format(self.std, spec)}"
 
 
 def _components(m: Metrics, pattern: str) -> list[int]:
@@ -119,7 +151,8 @@ def _gan_prior(m: Metrics):
     f = "mnist_cnn"
     base_mean, base_std = m[f"vae_normal.fid_{f}_batch_mean"], m[f"vae_normal.fid_{f}_batch_std"]
     gan_mean, gan_std = m[f"vae_gan.fid_{f}_batch_mean"], m[f"vae_gan.fid_{f}_batch_std"]
-    numbers = f"FID [{f}] N(0, I) {base_mean:.2f} ± {base_std:.2f}, WGAN-GP prior {gan_mean:.2f} ± {gan_std:.2f}"
+    numbers = (f"FID [{f}] over batches: N(0, I) {base_mean:.2f} (batch std {base_std:.2f}), "
+               f"WGAN-GP prior {gan_mean:.2f} (batch std {gan_std:.2f})")
     if gan_mean + gan_std < base_mean - base_std:
         return REPRODUCED, numbers
     return (PARTLY if gan_mean < base_mean else NOT_REPRODUCED), numbers
@@ -136,53 +169,145 @@ def _pca_sharpness(m: Metrics):
     return (PARTLY if p > c else NOT_REPRODUCED), numbers
 
 
+def _relative_gain(m: Metrics, pairs: Mapping[int, tuple[float, float]]) -> float:
+    """Smallest relative reduction, in %, of the first value of each pair below the second."""
+    return min(100.0 * (ref - value) / ref for value, ref in pairs.values())
+
+
+def _fid_pairs(m: Metrics, features: str, model: str, reference: str | None, baseline: str | None = None):
+    """{k: (FD of ``model`` at k, FD of ``reference`` at k or of ``baseline``)} over the component
+    counts above 1 that both have."""
+    ks = [k for k in _components(m, model + f".fid_{features}") if k > 1
+          and (baseline is not None or f"{reference.format(k=k)}.fid_{features}" in m)]
+    if not ks:
+        raise KeyError(f"{model.format(k='k')}.fid_{features}")
+    return {k: (m[f"{model.format(k=k)}.fid_{features}"],
+                m[f"{baseline}.fid_{features}"] if baseline else m[f"{reference.format(k=k)}.fid_{features}"])
+            for k in ks}
+
+
+def _beats_effect(features: str, baseline: str, pattern: str) -> Callable[[Metrics], float]:
+    return lambda m: _relative_gain(m, _fid_pairs(m, features, pattern, None, baseline))
+
+
+def _joint_effect(features: str, reference: str) -> Callable[[Metrics], float]:
+    return lambda m: _relative_gain(m, _fid_pairs(m, features, "joint_two_step_{k}", reference))
+
+
+def _full_vs_joint_effect(m: Metrics) -> float:
+    pairs = _fid_pairs(m, "celeba_rotnet", "two_step_full_{k}", "joint_two_step_{k}")
+    return _relative_gain(m, pairs)
+
+
+BEATS_EFFECT = "FD reduction vs N(0, I), % (smallest over k)"
+
+
 BEATS_NORMAL = "\"reproduced\": lower FID than N(0, I) at every component count above 1; \"partly\": at some."
 JOINT_CLOSE = "\"reproduced\": joint FID at or below two-step diag at every joint size; \"partly\": within 10%."
 
 CLAIMS: list[Claim] = [
     Claim("grid_gmm", "Fig. 2 (top)", "A GMM fitted on a trained VAE's codes (two-step) captures all 16 modes that the N(0, I) VAE misses.", _grid_two_step,
-          "\"reproduced\": two-step covers at least 14 of 16 modes and the VAE at most 8; \"partly\": two-step covers more than the VAE."),
+          "\"reproduced\": two-step covers at least 14 of 16 modes and the VAE at most 8; \"partly\": two-step covers more than the VAE.",
+          Effect("modes covered: two-step GMM − VAE", lambda m: m["two_step_gmm.modes_covered"] - m["vae.modes_covered"])),
     Claim("grid_gmm", "Fig. 2 (bottom)", "A joint GMM-VAE from random initialisation captures the modes better than the VAE but imperfectly; refitting a GMM on its codes improves it.", _grid_joint,
-          "\"reproduced\": joint + new GMM > joint GMM-VAE > VAE in modes covered; \"partly\": the refit beats the joint model only."),
+          "\"reproduced\": joint + new GMM > joint GMM-VAE > VAE in modes covered; \"partly\": the refit beats the joint model only.",
+          Effect("modes covered: joint + new GMM − joint", lambda m: m["joint_then_gmm.modes_covered"] - m["joint_gmm_vae.modes_covered"])),
     Claim("mnist_fid", "Fig. 3 (left)", "On MNIST, two-step GMM priors improve FID a lot over N(0, I).", _beats_baseline("mnist_cnn", "vae_normal", "two_step_diag_{k}", "two-step diag by components"),
-          BEATS_NORMAL),
+          BEATS_NORMAL,
+          Effect(BEATS_EFFECT, _beats_effect("mnist_cnn", "vae_normal", "two_step_diag_{k}"))),
     Claim("mnist_fid", "Fig. 3 (left)", "On MNIST, the joint GMM-VAE is slightly better than two-step, a marginal gain.", _joint_close("mnist_cnn"),
-          JOINT_CLOSE),
+          JOINT_CLOSE,
+          Effect("FD reduction, joint vs two-step diag, % (smallest over k)", _joint_effect("mnist_cnn", "two_step_diag_{k}"))),
     Claim("celeba_fid", "Fig. 3 (right)", "On CelebA, a diagonal two-step GMM clearly improves on N(0, I).", _beats_baseline("celeba_rotnet", "vae_normal", "two_step_diag_{k}", "two-step diag by components"),
-          BEATS_NORMAL),
+          BEATS_NORMAL,
+          Effect(BEATS_EFFECT, _beats_effect("celeba_rotnet", "vae_normal", "two_step_diag_{k}"))),
     Claim("celeba_fid", "Fig. 3 (right)", "On CelebA, the joint diagonal GMM-VAE is slightly better than two-step diagonal.", _joint_close("celeba_rotnet"),
-          JOINT_CLOSE),
+          JOINT_CLOSE,
+          Effect("FD reduction, joint vs two-step diag, % (smallest over k)", _joint_effect("celeba_rotnet", "two_step_diag_{k}"))),
     Claim("celeba_fid", "Fig. 3 (right)", "On CelebA, a full-covariance two-step GMM matches the joint diagonal model.", _celeba_full_matches_joint,
-          "\"reproduced\": two-step full FID within 10% of (or below) the joint model's at every joint size; \"partly\": at some."),
+          "\"reproduced\": two-step full FID within 10% of (or below) the joint model's at every joint size; \"partly\": at some.",
+          Effect("FD reduction, two-step full vs joint, % (smallest over k)", _full_vs_joint_effect, threshold=-10.0)),
     Claim("clarinet_hmm", "Fig. 4", "With an HMM prior, two-step (Baum-Welch) generates far better audio than joint training from random initialisation.", _hmm_two_step_vs_random,
-          "\"reproduced\": two-step has both the smaller spectral distance and more voiced, in-tune frames; \"partly\": one of the two."),
+          "\"reproduced\": two-step has both the smaller spectral distance and more voiced, in-tune frames; \"partly\": one of the two.",
+          Effect("spectral distance: joint random − two-step, dB", lambda m: m["joint_random.spectral_distance_db"] - m["two_step.spectral_distance_db"])),
     Claim("clarinet_hmm", "Fig. 4", "Joint training initialised from two-step does not clearly improve on two-step.", _hmm_joint_init_no_gain,
-          "\"reproduced\": neither a 10% smaller spectral distance nor 0.1 more voiced, in-tune frames for the joint model; \"partly\": one of them."),
+          "\"reproduced\": neither a 10% smaller spectral distance nor 0.1 more voiced, in-tune frames for the joint model; \"partly\": one of them.",
+          Effect("10% − spectral gain of joint over two-step, %", lambda m: 10.0 - 100.0 * (m["two_step.spectral_distance_db"] - m["joint_two_step.spectral_distance_db"]) / m["two_step.spectral_distance_db"])),
     Claim("gan_prior", "Fig. 5", "A WGAN-GP prior fitted on a VAE's codes generates better digits than the N(0, I) prior.", _gan_prior,
-          "\"reproduced\": the error bars (one standard deviation over batches) do not overlap; \"partly\": lower mean FID only."),
+          "\"reproduced\": the error bars (one standard deviation over batches) do not overlap; \"partly\": lower mean FID only.",
+          Effect("FD over batches: N(0, I) − WGAN-GP prior", lambda m: m["vae_normal.fid_mnist_cnn_batch_mean"] - m["vae_gan.fid_mnist_cnn_batch_mean"])),
     Claim("wgan_gmm", "Fig. 6", "GMM priors on an encoder's codes improve a WGAN-GP generator's FID over its N(0, I) input, for all component counts.", _beats_baseline("mnist_cnn", "wgan_normal", "two_step_full_{k}", "GMM prior by components"),
-          "\"reproduced\": lower FID than the plain WGAN-GP at every component count above 1; \"partly\": at some."),
+          "\"reproduced\": lower FID than the plain WGAN-GP at every component count above 1; \"partly\": at some.",
+          Effect(BEATS_EFFECT, _beats_effect("mnist_cnn", "wgan_normal", "two_step_full_{k}"))),
     Claim("pca_brains", "Fig. 7", "A PCA autoencoder with a GMM prior generates sharper aligned images than a conv VAE with a GMM prior.", _pca_sharpness,
-          "\"reproduced\": PCA samples' Laplacian variance at least 1.5 times the conv VAE's and no closer to training plates than half the real plates' spacing; \"partly\": sharper only."),
+          "\"reproduced\": PCA samples' Laplacian variance at least 1.5 times the conv VAE's and no closer to training plates than half the real plates' spacing; \"partly\": sharper only.",
+          Effect("Laplacian variance: PCA / conv VAE (claim: ≥ 1.5)", lambda m: m["pca_gmm.laplacian_variance_ratio"] / m["conv_vae_gmm.laplacian_variance_ratio"], threshold=1.5)),
 ]
 
 
-def evaluate(metrics_by_experiment: Mapping[str, Metrics]) -> list[dict[str, str]]:
-    """One row per claim: experiment, figure, statement, numbers, verdict (``not run`` when the
-    experiment's metrics are absent or lack a needed value)."""
+def combine_verdicts(verdicts: Sequence[str]) -> str:
+    """The verdict over seeds: *reproduced* when the claim holds in every seed, *not reproduced*
+    when in none, *partly* otherwise (a seed where it holds partly counts as some); *not run* when
+    any seed could not decide it."""
+    if not verdicts or NOT_RUN in verdicts:
+        return NOT_RUN
+    if all(v == REPRODUCED for v in verdicts):
+        return REPRODUCED
+    if all(v == NOT_REPRODUCED for v in verdicts):
+        return NOT_REPRODUCED
+    return PARTLY
+
+
+def seed_statistics(runs: Sequence[Metrics]) -> dict[str, Stat]:
+    """Every metric that all ``runs`` have, as a :class:`Stat` over them."""
+    keys = set(runs[0]).intersection(*runs[1:]) if runs else set()
+    return {k: Stat([m[k] for m in runs]) for k in sorted(keys)}
+
+
+def bootstrap_interval(effects: Sequence[float], confidence: float = 0.95) -> tuple[float, float] | None:
+    """Bootstrap (percentile) interval of the mean effect over seeds, which is a mean of paired
+    differences (each seed's models against each other); None below 5 seeds."""
+    from scipy.stats import bootstrap
+
+    if len(effects) < 5:
+        return None
+    if len(set(effects)) == 1:
+        return effects[0], effects[0]
+    res = bootstrap((np.asarray(effects, float),), np.mean, confidence_level=confidence, n_resamples=9999,
+                    method="percentile", random_state=0)
+    return float(res.confidence_interval.low), float(res.confidence_interval.high)
+
+
+def evaluate_runs(runs_by_experiment: Mapping[str, Sequence[Metrics]]) -> list[dict]:
+    """One row per claim, deciding it in every run (seed) of its experiment: experiment, figure,
+    claim, numbers (mean ± std over seeds), verdict (:func:`combine_verdicts`), n, the per-seed
+    verdicts, the per-seed effects and, from 5 seeds, a bootstrap 95% interval of the mean effect."""
     rows = []
     for claim in CLAIMS:
-        m = metrics_by_experiment.get(claim.experiment)
-        if m is None:
-            verdict, numbers = NOT_RUN, "the notebook's metrics.json was not found"
-        else:
-            try:
-                verdict, numbers = claim.rule(m)
-            except KeyError as missing:
-                verdict, numbers = NOT_RUN, f"metric {missing} is missing"
-        rows.append({"experiment": claim.experiment, "figure": claim.figure, "claim": claim.statement,
-                     "numbers": numbers, "verdict": verdict})
+        runs = list(runs_by_experiment.get(claim.experiment) or [])
+        row = {"experiment": claim.experiment, "figure": claim.figure, "claim": claim.statement, "n": len(runs),
+               "seed_verdicts": [], "effects": [], "interval": None}
+        if not runs:
+            row.update(verdict=NOT_RUN, numbers="the notebook's metrics.json was not found")
+            rows.append(row)
+            continue
+        try:
+            row["seed_verdicts"] = [claim.rule(m)[0] for m in runs]
+            _, row["numbers"] = claim.rule(seed_statistics(runs))
+            row["effects"] = [float(claim.effect.compute(m)) for m in runs]
+        except KeyError as missing:
+            row.update(verdict=NOT_RUN, numbers=f"metric {missing} is missing")
+            rows.append(row)
+            continue
+        row["verdict"] = combine_verdicts(row["seed_verdicts"])
+        row["interval"] = bootstrap_interval(row["effects"])
+        rows.append(row)
     return rows
+
+
+def evaluate(metrics_by_experiment: Mapping[str, Metrics]) -> list[dict]:
+    """:func:`evaluate_runs` with one run per experiment."""
+    return evaluate_runs({name: [m] for name, m in metrics_by_experiment.items()})
 
 
 def chapter_summary(experiment: str, metrics: Metrics) -> str:
@@ -192,8 +317,9 @@ def chapter_summary(experiment: str, metrics: Metrics) -> str:
     rows = [r for r in evaluate({experiment: metrics}) if r["experiment"] == experiment]
     if not rows:
         raise KeyError(f"no claim of the paper is about {experiment!r}")
-    return "\n".join(f"- **{r['figure']}, {r['verdict']}**: {_lower_first(r['claim'])} Measured: {r['numbers']}."
-                     for r in rows)
+    return "\n".join(f"- **{r['figure']}, {r['verdict']} in this run**: {_lower_first(r['claim'])} "
+                     f"Measured: {r['numbers']}." for r in rows) + (
+        "\n\nThese are this run's verdicts (one seed); the claims page decides each claim over every seed of the build.")
 
 
 def load_metrics(executed: str | Path) -> dict[str, dict[str, float]]:
@@ -204,6 +330,18 @@ def load_metrics(executed: str | Path) -> dict[str, dict[str, float]]:
     return out
 
 
+def load_runs(source: str | Path) -> dict[str, list[dict[str, float]]]:
+    """``{notebook: [metrics of each seed]}`` from a sweep folder (the runs its ``plan.json`` lists,
+    seeds in order) or from a folder of executed notebooks (one run each)."""
+    source = Path(source)
+    if (source / PLAN_FILE).is_file():
+        runs: dict[str, list[tuple[int, dict[str, float]]]] = {}
+        for record, metrics in planned_runs(source):
+            runs.setdefault(record["notebook"], []).append((record["seed"], metrics))
+        return {nb: [m for _, m in sorted(pairs, key=lambda p: p[0])] for nb, pairs in sorted(runs.items())}
+    return {nb: [m] for nb, m in load_metrics(source).items()}
+
+
 def _lower_first(sentence: str) -> str:
     """``sentence`` continued after a comma: its first letter lowered unless it starts an acronym."""
     if len(sentence) > 1 and sentence[1].isupper():
@@ -211,38 +349,113 @@ def _lower_first(sentence: str) -> str:
     return sentence[0].lower() + sentence[1:]
 
 
-def render(rows: list[dict[str, str]], profile_note: str) -> str:
-    """The claims page in MyST Markdown."""
+CHAPTERS = {"grid_gmm": "Grid", "mnist_fid": "MNIST", "celeba_fid": "CelebA", "clarinet_hmm": "Clarinet",
+            "gan_prior": "GAN prior", "wgan_gmm": "WGAN-GMM", "pca_brains": "PCA brains"}
+COLOURS = {REPRODUCED: "#1a7f37", PARTLY: "#9a6700", NOT_REPRODUCED: "#cf222e", NOT_RUN: "#6e7781"}
+
+
+def badge(verdict: str) -> str:
+    """The verdict as a coloured label (inline HTML, readable without colour too)."""
+    return (f'<span style="background:{COLOURS[verdict]};color:#fff;border-radius:0.7em;padding:0.1em 0.6em;'
+            f'white-space:nowrap;font-weight:600">{verdict}</span>')
+
+
+def _seeds_cell(row: dict) -> str:
+    if row["n"] <= 1:
+        return str(row["n"])
+    held = sum(v == REPRODUCED for v in row["seed_verdicts"])
+    return f"{row['n']} (holds in {held})"
+
+
+def render(rows: list[dict], profile_note: str, figure: str | None = None) -> str:
+    """The claims page in MyST Markdown: a summary line, one row per claim (verdict badge, figure,
+    claim, numbers as mean ± std over the seeds, seeds, chapter), the effect figure, the rules."""
     counts = {v: sum(r["verdict"] == v for r in rows) for v in (REPRODUCED, PARTLY, NOT_REPRODUCED, NOT_RUN)}
+    n = sorted({r["n"] for r in rows})
     lines = [
         "# Claims and verdicts",
         "",
-        "One row per claim of the paper. The numbers come from this build's executed notebooks (their",
-        "`metrics.json`), and the verdicts from rules written in `twostep/book/claims.py` and tested in",
-        "`tests/test_claims.py`; nothing on this page is typed by hand.",
+        "One row per claim of the paper, decided in every seed the build ran. The numbers come from the",
+        "executed notebooks' `metrics.json` (mean ± standard deviation over seeds), and the verdicts from",
+        "rules written in `twostep/book/claims.py` and tested in `tests/test_claims.py`; nothing on this",
+        "page is typed by hand. A claim is *reproduced* when its comparison holds in every seed, *partly*",
+        "when in some (or within a stated tolerance), *not reproduced* when in none.",
         "",
         f"```{{note}}\n{profile_note}\n```",
         "",
-        f"Summary: {counts[REPRODUCED]} reproduced, {counts[PARTLY]} partly, {counts[NOT_REPRODUCED]} not reproduced"
-        + (f", {counts[NOT_RUN]} not run" if counts[NOT_RUN] else "") + ".",
+        " ".join(f"{badge(v)} {counts[v]}" for v in counts if counts[v] or v != NOT_RUN)
+        + f" &nbsp; (seeds per claim: {', '.join(map(str, n))})",
         "",
-        "| figure | claim | measured | verdict | chapter |",
-        "|---|---|---|---|---|",
+        "| verdict | figure | claim | measured (mean ± std over seeds) | seeds | chapter |",
+        "|---|---|---|---|---|---|",
     ]
     for r in rows:
-        lines.append(f"| {r['figure']} | {r['claim']} | {r['numbers']} | **{r['verdict']}** | {{doc}}`{r['experiment']}` |")
+        numbers = r["numbers"]
+        if r.get("interval"):
+            lo, hi = r["interval"]
+            numbers += f"; effect 95% bootstrap interval [{lo:.3g}, {hi:.3g}]"
+        chapter = f"{{doc}}`{CHAPTERS.get(r['experiment'], r['experiment'])} <{r['experiment']}>`"
+        lines.append(f"| {badge(r['verdict'])} | {r['figure']} | {r['claim']} | {numbers} | {_seeds_cell(r)} | {chapter} |")
+    if figure:
+        lines += ["", "## Every claim's effect, seed by seed", "",
+                  f"```{{figure}} {figure}", ":name: claims-effects", ":width: 100%", "",
+                  "Each panel is one claim's effect, one dot per seed and a bar at the mean; the claim's comparison "
+                  "holds on the side of the dashed line the arrow points to. Colours are the verdicts above.", "```"]
     lines += ["", "## How the verdicts are decided", ""]
     for claim in CLAIMS:
-        lines.append(f"- {claim.figure}, {_lower_first(claim.statement)} {claim.criterion}")
-    lines.append("- Rules are in `twostep/book/claims.py`: *reproduced* when every comparison the claim makes holds, "
-                 "*partly* when some do (or hold within a 10% tolerance), *not reproduced* otherwise.")
+        lines.append(f"- {claim.figure}, {_lower_first(claim.statement)} {claim.criterion} "
+                     f"Effect plotted: {claim.effect.label}.")
+    lines.append("- Over seeds: *reproduced* when every seed's verdict is reproduced, *not reproduced* when none "
+                 "reproduces even partly, *partly* otherwise. With 5 seeds or more, the measured column also gives a "
+                 "bootstrap 95% interval (scipy's `bootstrap`, percentile method) of the mean effect.")
     return "\n".join(lines) + "\n"
+
+
+def effects_figure(rows: list[dict], path: str | Path) -> Path:
+    """One small panel per claim: its effect in each seed (dots), the mean (bar) and the line
+    where the claim's comparison starts to hold."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cols = 3
+    nrows = math.ceil(len(rows) / cols)
+    fig, axes = plt.subplots(nrows, cols, figsize=(12, 2.1 * nrows), squeeze=False)
+    for ax, row, claim in zip(axes.flat, rows, CLAIMS, strict=False):
+        effects = row["effects"]
+        colour = COLOURS[row["verdict"]]
+        if effects:
+            y = np.zeros(len(effects)) + np.linspace(-0.15, 0.15, len(effects))
+            ax.scatter(effects, y, color=colour, s=28, zorder=3, label="seeds")
+            ax.plot([np.mean(effects)] * 2, [-0.35, 0.35], color=colour, lw=3)
+        threshold = claim.effect.threshold
+        span = [*effects, threshold]
+        pad = 0.15 * (max(span) - min(span) or 1.0)
+        ax.set_xlim(min(span) - pad, max(span) + 2 * pad)
+        ax.axvline(threshold, color="0.3", ls="--", lw=1)
+        ax.annotate(" holds →", xy=(threshold, 0.55), fontsize=8, color="0.3", ha="left")
+        ax.set_ylim(-0.8, 0.8)
+        ax.set_yticks([])
+        ax.set_xlabel(claim.effect.label, fontsize=8)
+        short = CHAPTERS.get(row["experiment"], row["experiment"])
+        ax.set_title(f"{short}, {row['figure']}: {row['verdict']} (n={row['n']})", fontsize=9, color=colour)
+        ax.tick_params(labelsize=8)
+    for ax in list(axes.flat)[len(rows):]:
+        ax.axis("off")
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Write the claims page from executed notebooks' metrics.")
-    parser.add_argument("--executed", required=True, help="folder holding <notebook>/metrics.json")
-    parser.add_argument("--out", required=True, help="Markdown file to write")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--executed", help="folder holding <notebook>/metrics.json (one run per notebook)")
+    source.add_argument("--sweep", help="sweep folder (plan.json, runs/): every seed of every notebook")
+    parser.add_argument("--out", required=True, help="Markdown file to write (the effect figure goes beside it)")
     parser.add_argument("--profile", default="default", help="the parameter profile the notebooks were executed with")
     parser.add_argument("--require-all", action="store_true",
                         help="exit with an error when a claim is 'not run' (a notebook or a metric is missing)")
@@ -251,10 +464,12 @@ def main(argv: list[str] | None = None) -> int:
             "(shorter training, smaller networks, offline FID features). The `paper` profiles restore the authors' "
             "settings for a GPU.") if args.profile == "default" else (
             f"These notebooks were executed with the `{args.profile}` profile.")
-    rows = evaluate(load_metrics(args.executed))
-    Path(args.out).write_text(render(rows, note))
+    rows = evaluate_runs(load_runs(args.sweep or args.executed))
+    out = Path(args.out)
+    figure = effects_figure(rows, out.with_name("claims_effects.png"))
+    out.write_text(render(rows, note, figure.name))
     for r in rows:
-        print(f"{r['verdict']:>15}  {r['figure']:<15} {r['claim']}")
+        print(f"{r['verdict']:>15}  n={r['n']}  {r['figure']:<15} {r['claim']}")
     not_run = [r for r in rows if r["verdict"] == NOT_RUN]
     if args.require_all and not_run:
         for r in not_run:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -23,112 +24,19 @@ from typing import Any
 import yaml
 
 from twostep.experiments.configs import CONFIGS, allowed
-
-DEFAULT_PROFILE = "default"
-
-
-def repo_root() -> Path:
-    """The repository root: ``$TWOSTEP_ROOT``, else the first parent of the working directory
-    that holds ``notebooks/profiles.yaml``."""
-    env = os.environ.get("TWOSTEP_ROOT")
-    if env:
-        return Path(env).resolve()
-    here = Path.cwd().resolve()
-    for folder in (here, *here.parents):
-        if (folder / "notebooks" / "profiles.yaml").is_file():
-            return folder
-    raise FileNotFoundError(
-        f"no notebooks/profiles.yaml in {here} or its parents: run this from the twostep repository "
-        "or set TWOSTEP_ROOT"
-    )
-
-
-def notebook_names(root: Path | None = None) -> list[str]:
-    """Names (file stems) of the experiment notebooks in ``notebooks/``."""
-    root = root or repo_root()
-    return sorted(p.stem for p in (root / "notebooks").glob("*.ipynb"))
-
-
-def notebook_path(name: str, root: Path | None = None) -> Path:
-    root = root or repo_root()
-    path = root / "notebooks" / f"{name}.ipynb"
-    if not path.is_file():
-        raise FileNotFoundError(f"no notebook {name!r}; available: {', '.join(notebook_names(root))}")
-    return path
-
-
-def load_profiles(root: Path | None = None) -> dict[str, dict[str, dict[str, Any]]]:
-    root = root or repo_root()
-    data = yaml.safe_load((root / "notebooks" / "profiles.yaml").read_text()) or {}
-    return {name: {p: dict(v or {}) for p, v in (profiles or {}).items()} for name, profiles in data.items()}
-
-
-def profile_names(name: str, root: Path | None = None) -> list[str]:
-    return [DEFAULT_PROFILE, *load_profiles(root).get(name, {})]
-
-
-def notebook_parameters(name: str, root: Path | None = None) -> dict[str, dict[str, Any]]:
-    """The notebook's parameters as papermill inspects them: name -> default, type, help."""
-    import papermill
-
-    return papermill.inspect_notebook(str(notebook_path(name, root)))
-
-
-def resolve_parameters(
-    name: str,
-    profile: str = DEFAULT_PROFILE,
-    overrides: dict[str, Any] | None = None,
-    root: Path | None = None,
-) -> dict[str, Any]:
-    """Profile values, then ``overrides``; every name must be a parameter of the notebook."""
-    profiles = load_profiles(root).get(name, {})
-    if profile != DEFAULT_PROFILE and profile not in profiles:
-        raise KeyError(
-            f"profile {profile!r} is not defined for {name}; available: {', '.join(profile_names(name, root))}"
-        )
-    params = dict(profiles.get(profile, {})) if profile != DEFAULT_PROFILE else {}
-    params.update(overrides or {})
-    known = notebook_parameters(name, root)
-    unknown = sorted(set(params) - set(known))
-    if unknown:
-        raise KeyError(f"{name} has no parameter(s) {', '.join(unknown)}; its parameters: {', '.join(known)}")
-    return params
-
-
-def execute(
-    name: str,
-    output_notebook: str | os.PathLike,
-    *,
-    profile: str = DEFAULT_PROFILE,
-    overrides: dict[str, Any] | None = None,
-    output_dir: str | os.PathLike | None = None,
-    root: Path | None = None,
-    progress: bool = True,
-) -> dict[str, Any]:
-    """Execute notebook ``name`` with papermill into ``output_notebook``; return the parameters used.
-
-    ``output_dir`` (where the notebook writes ``metrics.json``, figures and samples) defaults to a
-    folder named after ``output_notebook`` beside it. A failing cell raises papermill's
-    ``PapermillExecutionError``, which names the cell.
-    """
-    import papermill
-
-    root = root or repo_root()
-    output_notebook = Path(output_notebook).resolve()
-    output_notebook.parent.mkdir(parents=True, exist_ok=True)
-    if output_dir is None:
-        output_dir = output_notebook.with_suffix("")
-    params = resolve_parameters(name, profile, overrides, root)
-    params["output_dir"] = str(Path(output_dir).resolve())
-    papermill.execute_notebook(
-        str(notebook_path(name, root)),
-        str(output_notebook),
-        parameters=params,
-        kernel_name="python3",
-        cwd=str(root),
-        progress_bar=progress,
-    )
-    return params
+from twostep.sweep.execution import (  # noqa: F401 - the one-notebook API, re-exported for the CLI's users
+    DEFAULT_PROFILE,
+    execute,
+    load_profiles,
+    notebook_names,
+    notebook_parameters,
+    notebook_path,
+    profile_names,
+    repo_root,
+    resolve_parameters,
+)
+from twostep.sweep.runner import plan, run_sweep
+from twostep.sweep.tables import read_plan
 
 
 def parameters_page(root: Path | None = None, report: list[dict[str, Any]] | None = None) -> str:
@@ -137,7 +45,9 @@ def parameters_page(root: Path | None = None, report: list[dict[str, Any]] | Non
     build's ``execution_report.json`` rows, also how long each notebook took."""
     root = root or repo_root()
     profiles = load_profiles(root)
-    runs = {row["notebook"]: row for row in report or []}
+    runs: dict[str, list[dict[str, Any]]] = {}
+    for row in report or []:
+        runs.setdefault(row["notebook"], []).append(row)
     lines = ["# Parameters of every experiment", "",
              "Read from each notebook's `parameters` cell with papermill's inspection, from its validated",
              "configuration (`twostep/experiments/configs.py`: what values are allowed) and from",
@@ -147,9 +57,11 @@ def parameters_page(root: Path | None = None, report: list[dict[str, Any]] | Non
         profs = profiles.get(name, {})
         lines += [f"## {{doc}}`{name}`", ""]
         if name in runs:
-            row = runs[name]
-            lines += [f"In this build it ran with the `{row['profile']}` profile in {row['seconds'] / 60:.1f} min "
-                      f"on {row.get('cpus', '?')} CPU cores ({row['status']}).", ""]
+            rows = runs[name]
+            each = ", ".join(f"seed {r.get('seed', '?')}: {r['seconds'] / 60:.1f} min ({r['status']})" for r in rows)
+            threads = rows[0].get("threads") or rows[0].get("cpus", "?")
+            lines += [f"In this build it ran with the `{rows[0]['profile']}` profile ({each}), each run on "
+                      f"{threads} torch thread(s) of a {rows[0].get('cpus', '?')}-core machine.", ""]
         lines += ["```bash",
                   f"nox -s run -- {name} -p seed 1 --output-dir runs/{name}-seed1   # new values",
                   *[f"nox -s run -- {name} --profile {p}" for p in profs], "```", "",
@@ -186,6 +98,52 @@ def execute_all(dest: Path, profile: str, root: Path) -> list[dict[str, Any]]:
     return report
 
 
+def stage_sweep(sweep: Path, dest: Path) -> list[dict[str, Any]]:
+    """Copy, for each notebook of the sweep's plan, its run with the smallest seed into ``dest`` as
+    the chapter (``<nb>.ipynb`` and its output folder ``<nb>/``); return the execution report: one
+    row per run of the plan (status, seconds, seed), the staged ones marked ``chapter``."""
+    plan_rows = read_plan(sweep)
+    report, staged = [], {}
+    for row in sorted(plan_rows, key=lambda r: (r["notebook"], r["seed"])):
+        folder = sweep / "runs" / row["notebook"] / row["key"]
+        record = json.loads((folder / "run.json").read_text()) if (folder / "run.json").is_file() else \
+            {"status": "not run", "seconds": 0}
+        entry = {"notebook": row["notebook"], "seed": row["seed"], "profile": row["profile"], "key": row["key"],
+                 "status": record["status"], "seconds": record.get("seconds", 0), "threads": record.get("threads"),
+                 "cpus": os.cpu_count(), "chapter": False}
+        if record["status"] == "ok" and row["notebook"] not in staged:
+            staged[row["notebook"]] = folder
+            entry["chapter"] = True
+        report.append(entry)
+    for nb, folder in staged.items():
+        target = dest / nb
+        shutil.rmtree(target, ignore_errors=True)
+        shutil.copytree(folder, target, ignore=shutil.ignore_patterns("*.ipynb", "run.json"))
+        shutil.copy(folder / f"{nb}.ipynb", dest / f"{nb}.ipynb")
+    return report
+
+
+def build_from_sweep(sweep: Path, dest: Path, *, profile: str, seeds: list[int], execute_runs: bool,
+                     root: Path, workers: int | None = None) -> int:
+    """The book's executed notebooks from a sweep: run every notebook x seed through the sweep
+    runner (unless ``execute_runs`` is False: an existing sweep folder, e.g. a ``paper`` sweep from
+    a GPU cluster), then stage each notebook's first seed as its chapter."""
+    failed = []
+    if execute_runs:
+        specs = plan(notebook_names(root), profile=profile, seeds=seeds, root=root)
+        result = run_sweep(specs, sweep, workers=workers, root=root)
+        print(result.summary(), flush=True)
+        failed = result.failed
+    dest.mkdir(parents=True, exist_ok=True)
+    report = stage_sweep(sweep, dest)
+    (dest / "execution_report.json").write_text(json.dumps(report, indent=2) + "\n")
+    missing = sorted(set(notebook_names(root)) - {r["notebook"] for r in report if r["chapter"]})
+    if failed or missing:
+        print(f"{len(failed)} run(s) failed; chapters missing: {', '.join(missing) or 'none'}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def _parse_value(text: str) -> Any:
     """Command-line values are YAML scalars or lists: ``3`` -> int, ``0.1`` -> float, ``[1, 10]`` -> list."""
     return yaml.safe_load(text)
@@ -208,6 +166,14 @@ def main(argv: list[str] | None = None) -> int:
     allp = sub.add_parser("execute-all", help="execute every notebook with one profile")
     allp.add_argument("--profile", default=DEFAULT_PROFILE)
     allp.add_argument("--dest", required=True, help="folder for executed notebooks and their outputs")
+
+    book = sub.add_parser("book", help="execute every notebook x seed through the sweep runner and stage the chapters")
+    book.add_argument("--profile", default=DEFAULT_PROFILE)
+    book.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    book.add_argument("--sweep", required=True, help="sweep folder (complete runs in it are reused)")
+    book.add_argument("--dest", required=True, help="folder for the chapters (each notebook's first seed)")
+    book.add_argument("--no-execute", action="store_true", help="use the sweep folder as it is (no run)")
+    book.add_argument("--workers", type=int, help="local cluster worker processes")
 
     pages = sub.add_parser("pages", help="write the generated book pages (parameters) into a folder")
     pages.add_argument("--dest", required=True)
@@ -233,6 +199,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     dest = Path(args.dest)
     dest.mkdir(parents=True, exist_ok=True)
+    if args.command == "book":
+        return build_from_sweep(Path(args.sweep).resolve(), dest.resolve(), profile=args.profile, seeds=args.seeds,
+                                execute_runs=not args.no_execute, root=root, workers=args.workers)
     if args.command == "pages":
         report_file = dest / "execution_report.json"
         report = json.loads(report_file.read_text()) if report_file.exists() else None

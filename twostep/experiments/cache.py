@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from filelock import FileLock, Timeout
 from torch import nn
 
 from twostep.core.files import sha256_file
@@ -33,6 +34,9 @@ def config_key(config: Mapping[str, Any]) -> str:
     """A short stable hash of a JSON-able configuration (key order does not matter)."""
     text = json.dumps(config, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+LOCKS = ".locks"
 
 
 class CorruptEntry(RuntimeError):
@@ -76,6 +80,23 @@ def load_or_train(
     """
     config = json.loads(json.dumps(dict(config), sort_keys=True, default=str))
     path = entry_path(name, config, root)
+    if not use_cache:
+        return _load_or_train(name, config, path, build, train, use_cache=False)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    (path.parent / LOCKS).mkdir(exist_ok=True)
+    lock = FileLock(path.parent / LOCKS / f"{path.name}.lock")
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        print(f"{path.name}: another process is building this cache entry; waiting for it", flush=True)
+        lock.acquire()
+    try:
+        return _load_or_train(name, config, path, build, train, use_cache=True)
+    finally:
+        lock.release()
+
+
+def _load_or_train(name, config, path: Path, build, train, *, use_cache: bool) -> tuple[nn.Module, dict[str, Any]]:
     model = build()
     if use_cache and path.exists():
         try:
@@ -89,7 +110,6 @@ def load_or_train(
     model = model.eval()
     if not use_cache:
         return model, {"config": config, "info": dict(info), "cached": False, "path": None}
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".tmp-{path.name}-"))
     try:
         state = {k: v.detach().cpu() for k, v in model.state_dict().items()}

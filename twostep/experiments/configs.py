@@ -16,6 +16,7 @@ or equal to 0.``). ``tests/test_configs.py`` checks that every notebook paramete
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -83,13 +84,15 @@ class NotebookConfig(BaseModel):
             raise ParameterError("\n".join(_message(e) for e in error.errors())) from None
 
     def setup(self) -> tuple[torch.device, Path]:
-        """Create the output folder, resolve the device (at most 2 torch threads on a CPU: two
+        """Create the output folder, resolve the device, set the torch threads on a CPU
+        (``$TWOSTEP_THREADS``, which the sweep runner sets for each run, else at most 2: two
         processes on 2 cores each using 2 threads run 5-10 times slower), seed everything."""
         out = Path(self.output_dir)
         out.mkdir(parents=True, exist_ok=True)
         device = get_device(self.device)
         if device.type == "cpu":
-            torch.set_num_threads(max(1, min(torch.get_num_threads(), 2)))
+            threads = os.environ.get("TWOSTEP_THREADS")
+            torch.set_num_threads(int(threads) if threads else max(1, min(torch.get_num_threads(), 2)))
         seed_everything(self.seed)
         return device, out
 

@@ -53,6 +53,9 @@ def tests(session: nox.Session) -> None:
     env["TWOSTEP_SMOKE_DIR"] = str(smoke)
     env["TWOSTEP_CACHE"] = str(ROOT / "build" / "cache")  # CI never reuses models trained by older code
     workers = ["-n", "2"] if (os.cpu_count() or 1) >= 2 else []
+    # One torch thread per notebook kernel: the two xdist workers each run one, and two kernels
+    # of 2 threads on 2 cores run 5-10 times slower. nbval re-runs them with the same count.
+    env["TWOSTEP_THREADS"] = "1"
     session.run("pytest", "tests", "--ignore=tests/browser", "-m", "not sweep", *workers, *session.posargs, env=env)
     # The sweep tests start their own Dask workers (one per core): run them alone, not beside xdist's.
     session.run("pytest", "tests", "--ignore=tests/browser", "-m", "sweep", "-p", "no:cacheprovider", env=env)

@@ -136,3 +136,25 @@ def test_nearest_neighbours_gives_the_brute_force_nearest_image_and_its_distance
     np.testing.assert_allclose(rms, np.sqrt(d2.min(1)), rtol=1e-6)
     _, own = nearest_neighbours(b, b, exclude_self=True)
     assert not np.any(own == np.arange(11)), "an image is never its own nearest neighbour"
+
+
+def test_celeba_is_decoded_once_then_served_from_a_checked_cache(shared_data, tmp_path, monkeypatch):
+    import warnings
+
+    from twostep.data.images import load_celeba
+
+    monkeypatch.setenv("TWOSTEP_CACHE", str(tmp_path))
+    direct, _ = load_celeba(40, 16, use_cache=False)
+    first, note1 = load_celeba(40, 16)
+    second, note2 = load_celeba(40, 16)
+    assert direct.shape == (40, 3, 16, 16) and direct.min() >= -1 and direct.max() <= 1
+    assert np.array_equal(direct, first) and np.array_equal(first, second)
+    assert "from the cache" not in note1 and "from the cache" in note2
+    (cached,) = (tmp_path / "arrays").glob("celeba-40-16px-*.npy")
+    cached.write_bytes(cached.read_bytes()[:-8] + b"\0" * 8)  # corrupt it: decoded again, with a warning
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        third, note3 = load_celeba(40, 16)
+    assert any("does not match its checksum" in str(w.message) for w in caught)
+    assert np.array_equal(third, direct) and "from the cache" not in note3
+    assert load_celeba(41, 16)[0].shape[0] == 41  # another count is another entry

@@ -30,7 +30,7 @@ def env(shared_data, tmp_path, monkeypatch):
     return tmp_path
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def cluster():
     from distributed import Client, LocalCluster
 

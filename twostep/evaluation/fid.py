@@ -29,6 +29,9 @@ from twostep.nn.layers import batched
 from twostep.nn.training import train_model
 
 INCEPTION_WEIGHTS = "pt_inception-2015-12-05-6726825d.pth"
+# Offline feature networks are instruments, not models: trained with this seed whatever the
+# experiment's seed, so that every seed and every notebook scoring one data set share one scale.
+FEATURE_NETWORK_SEED = 0
 
 
 def feature_statistics(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

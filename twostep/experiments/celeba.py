@@ -13,6 +13,7 @@ from twostep.autoencoders.base import train_vae
 from twostep.autoencoders.conv import ConvVAE
 from twostep.data.images import load_celeba, unit_range
 from twostep.evaluation.fid import (
+    FEATURE_NETWORK_SEED,
     ClassifierFeatures,
     FeatureNetwork,
     FIDEvaluator,
@@ -103,9 +104,9 @@ def celeba_setup(cfg: CelebAConfig, device: str | torch.device) -> CelebASetup:
     """Load the first ``cfg.n_images`` faces (the last ``cfg.n_test`` held out), get the cached (or
     newly trained) RotNet features, and build the FID evaluator against the held-out faces and a
     scorer for samples in [-1, 1], with the FID protocol of ``cfg``."""
-    images, found = load_celeba(cfg.n_images, cfg.image_size)
+    images, found = load_celeba(cfg.n_images, cfg.image_size, use_cache=cfg.use_cache)
     x_train, x_test = images[: -cfg.n_test], images[-cfg.n_test :]
-    features, info = celeba_feature_network(x_train, epochs=cfg.rotnet_epochs, seed=cfg.seed, device=device,
+    features, info = celeba_feature_network(x_train, epochs=cfg.rotnet_epochs, seed=FEATURE_NETWORK_SEED, device=device,
                                             use_cache=cfg.use_cache)
     networks = feature_networks(features, inception=cfg.inception, image_shape=(3, cfg.image_size, cfg.image_size),
                                 device=device)

@@ -13,6 +13,7 @@ from twostep.autoencoders.base import train_vae
 from twostep.autoencoders.mlp import MLPVAE
 from twostep.data.mnist import load_mnist
 from twostep.evaluation.fid import (
+    FEATURE_NETWORK_SEED,
     ClassifierFeatures,
     FeatureNetwork,
     FIDEvaluator,
@@ -120,7 +121,7 @@ def mnist_setup(cfg: MNISTDataConfig, device: str | torch.device, *, use_cache: 
     x_train, y_train = load_mnist(train=True)
     x_train, y_train = x_train[: cfg.n_train], y_train[: cfg.n_train]
     x_test, y_test = load_mnist(train=False)
-    features, info = mnist_feature_network(x_train, y_train, epochs=cfg.classifier_epochs, seed=cfg.seed, device=device,
+    features, info = mnist_feature_network(x_train, y_train, epochs=cfg.classifier_epochs, seed=FEATURE_NETWORK_SEED, device=device,
                                            use_cache=use_cache)
     networks = feature_networks(features, inception=cfg.inception, image_shape=IMAGE_SHAPE, device=device)
     evaluator = FIDEvaluator(networks, x_test, n_batches=cfg.n_batches, batch_size=cfg.fid_batch_size)

@@ -108,3 +108,18 @@ def test_scores_become_metrics_sentences_and_a_figure(swept):
     fig = plot_fid_sweeps(score, [1, 16], ["diag", "full"], title="grid")
     labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert "two-step, diag GMM" in labels and "two-step, full GMM" in labels
+
+
+def test_feature_network_is_one_instrument_for_every_seed(shared_data, tmp_path, monkeypatch):
+    """The offline FID network does not depend on the experiment's seed: seed 5 loads the network
+    that seed 0 trained, so every seed's distances are on one scale."""
+    from twostep.experiments.configs import MNISTDataConfig
+    from twostep.experiments.mnist import mnist_setup
+
+    monkeypatch.setenv("TWOSTEP_CACHE", str(tmp_path))
+    common = dict(device="cpu", output_dir=str(tmp_path / "out"), n_batches=2, fid_batch_size=50, n_fid_samples=100,
+                  inception="never", samples_saved=0, n_train=300, classifier_epochs=1)
+    first = mnist_setup(MNISTDataConfig(seed=0, **common), "cpu")
+    other = mnist_setup(MNISTDataConfig(seed=5, **common), "cpu")
+    assert not first.feature_info["cached"] and other.feature_info["cached"]
+    assert first.feature_info["path"] == other.feature_info["path"]

@@ -218,13 +218,17 @@ def test_parameters_page_is_read_from_the_notebooks():
 
 
 def test_parameters_page_gives_each_notebooks_run_time_from_the_execution_report(tmp_path, monkeypatch):
-    report = [{"notebook": "grid_gmm", "profile": "default", "cpus": 2, "status": "ok", "seconds": 54.1}]
+    report = [{"notebook": "grid_gmm", "profile": "default", "cpus": 2, "status": "ok", "seconds": 54.1, "seed": 0,
+               "threads": 1},
+              {"notebook": "grid_gmm", "profile": "default", "cpus": 2, "status": "failed", "seconds": 6.0, "seed": 1,
+               "threads": 1}]
     (tmp_path / "execution_report.json").write_text(json.dumps(report))
     monkeypatch.setattr(runner, "repo_root", lambda: ROOT)
     assert runner.main(["pages", "--dest", str(tmp_path)]) == 0
     page = (tmp_path / "parameters.md").read_text()
     grid = page.index("## {doc}`grid_gmm`")
-    assert page.index("with the `default` profile in 0.9 min on 2 CPU cores (ok)", grid) < page.index("```bash", grid)
+    line = "with the `default` profile (seed 0: 0.9 min (ok), seed 1: 0.1 min (failed)), each run on 1 torch thread(s) of a 2-core"
+    assert page.index(line, grid) < page.index("```bash", grid)
     assert page.count("In this build") == 1  # notebooks missing from the report get no line
 
 

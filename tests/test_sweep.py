@@ -171,3 +171,29 @@ def test_tables_from_made_up_runs():
     row = summary[(summary["metric"] == "a.fid") & (summary["param.epochs"] == "6")].iloc[0]
     assert (row["n"], row["mean"], row["min"], row["max"]) == (3, 17.0, 16.0, 18.0)
     assert row["std"] == pytest.approx(1.0)
+
+
+def test_book_chapters_come_from_the_first_seed_of_a_sweep(tmp_path):
+    """``nox -s book -- --from-sweep DIR``: each notebook's smallest-seed complete run becomes its
+    chapter (notebook and output folder), every run is in the execution report, nothing executes."""
+    from twostep.book.notebooks import build_from_sweep, stage_sweep
+
+    sweep, dest = tmp_path / "sweep", tmp_path / "executed"
+    plan_rows = []
+    for seed, status in ((1, "ok"), (0, "failed"), (2, "ok")):
+        folder = sweep / "runs" / "grid_gmm" / f"k{seed}"
+        folder.mkdir(parents=True)
+        (folder / "run.json").write_text(json.dumps({"status": status, "seconds": 10.0 + seed, "threads": 1}))
+        (folder / "grid_gmm.ipynb").write_text(f"seed {seed}")
+        (folder / "metrics.json").write_text("{}")
+        plan_rows.append({"notebook": "grid_gmm", "key": f"k{seed}", "seed": seed, "profile": "default", "grid": {}})
+    (sweep / "plan.json").write_text(json.dumps(plan_rows))
+    dest.mkdir()
+    report = stage_sweep(sweep, dest)
+    assert (dest / "grid_gmm.ipynb").read_text() == "seed 1"  # seed 0 failed: the first complete seed
+    assert (dest / "grid_gmm" / "metrics.json").is_file() and not (dest / "grid_gmm" / "run.json").exists()
+    assert [(r["seed"], r["status"], r["chapter"]) for r in report] == [(0, "failed", False), (1, "ok", True),
+                                                                         (2, "ok", False)]
+    # the whole book from it: the other notebooks have no runs, so the build says so and fails
+    assert build_from_sweep(sweep, dest, profile="default", seeds=[0], execute_runs=False, root=ROOT) == 1
+    assert json.loads((dest / "execution_report.json").read_text())[1]["chapter"] is True

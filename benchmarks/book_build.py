@@ -18,28 +18,31 @@ import sys
 import time
 from pathlib import Path
 
-import psutil
 
-
-def tree_rss(proc: psutil.Process) -> int:
-    total = 0
-    for p in [proc, *proc.children(recursive=True)]:
-        try:
-            total += p.memory_info().rss
-        except psutil.Error:
-            pass
+def tree_rss(root: int) -> int:
+    """Summed resident memory (bytes) of process ``root`` and all its descendants, from ``ps``
+    (runs with the system Python, before nox has made an environment)."""
+    table = subprocess.run(["ps", "-eo", "pid=,ppid=,rss="], capture_output=True, text=True, check=True).stdout
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for line in table.splitlines():
+        pid, ppid, kb = (int(x) for x in line.split())
+        children.setdefault(ppid, []).append(pid)
+        rss[pid] = kb * 1024
+    total, stack = 0, [root]
+    while stack:
+        pid = stack.pop()
+        total += rss.get(pid, 0)
+        stack += children.get(pid, [])
     return total
 
 
 def run(command: list[str]) -> tuple[float, int, int]:
     start = time.perf_counter()
     proc = subprocess.Popen(command)
-    ps, peak = psutil.Process(proc.pid), 0
+    peak = 0
     while proc.poll() is None:
-        try:
-            peak = max(peak, tree_rss(ps))
-        except psutil.Error:
-            pass
+        peak = max(peak, tree_rss(proc.pid))
         time.sleep(2)
     return time.perf_counter() - start, peak, proc.returncode
 

@@ -50,3 +50,43 @@ def test_clustering_accuracy_matches_brute_force_over_permutations():
     assert clustering_accuracy(labels, (labels + 2) % 4) == 1.0
     # more clusters than labels: the extra clusters count as errors
     assert clustering_accuracy(np.array([0, 0, 1, 1]), np.array([0, 1, 2, 3])) == 0.5
+
+
+def _unbiased_poly_mmd2(x, y):
+    """Direct unbiased MMD² with KID's kernel k(a, b) = (a·b / d + 1)³, written from Bińkowski et al."""
+    d = x.shape[1]
+    kxx, kyy, kxy = ((x @ x.T) / d + 1) ** 3, ((y @ y.T) / d + 1) ** 3, ((x @ y.T) / d + 1) ** 3
+    m = len(x)
+    return ((kxx.sum() - np.trace(kxx)) / (m * (m - 1)) + (kyy.sum() - np.trace(kyy)) / (m * (m - 1))
+            - 2 * kxy.mean())
+
+
+def test_kid_is_the_unbiased_polynomial_mmd():
+    from twostep.evaluation.quality import kernel_distance
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(60, 8)), rng.normal(0.5, 1.0, size=(60, 8))
+    # subsets of all 60 rows are permutations of the whole sets: every subset gives the same value
+    kid, kid_std = kernel_distance(x, y, subsets=3, subset_size=60)
+    assert kid == pytest.approx(_unbiased_poly_mmd2(x, y), rel=1e-4) and kid_std == pytest.approx(0, abs=1e-6)
+    same, _ = kernel_distance(x, rng.normal(size=(60, 8)), subsets=20, subset_size=50)
+    assert abs(same) < kid  # unbiased: about zero for one distribution, and clearly above it otherwise
+
+
+def test_prdc_matches_the_prdc_package_and_sees_mode_dropping():
+    from prdc import compute_prdc
+
+    from twostep.evaluation.quality import PRDC
+
+    rng = np.random.default_rng(1)
+    centres = rng.normal(scale=6.0, size=(4, 5))
+    real = (centres[rng.integers(0, 4, 400)] + rng.normal(size=(400, 5))).astype(np.float32)
+    fake = (centres[rng.integers(0, 4, 300)] + 1.2 * rng.normal(size=(300, 5))).astype(np.float32)
+    ours = PRDC(real, k=5)(fake)
+    theirs = compute_prdc(real, fake, nearest_k=5)
+    assert ours == pytest.approx({k: float(v) for k, v in theirs.items()})
+    # a model that drops three of four modes keeps its precision but loses recall and coverage
+    one_mode = (centres[0] + rng.normal(size=(300, 5))).astype(np.float32)
+    dropped = PRDC(real, k=5)(one_mode)
+    assert dropped["precision"] > 0.8 and dropped["recall"] < 0.4 and dropped["coverage"] < 0.4
+    assert ours["coverage"] > 0.8

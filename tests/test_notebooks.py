@@ -22,6 +22,14 @@ ROOT = Path(__file__).resolve().parents[1]
 GENERATED_PAGES = {"claims", "parameters", "seeds"}  # written into book/executed/ by the book build
 SMOKE_DIR = Path(os.environ.get("TWOSTEP_SMOKE_DIR", ROOT / "build" / "smoke"))
 
+QUALITY = ("kid", "kid_std", "precision", "recall", "density", "coverage")
+
+
+def quality(model: str, features: str) -> list[str]:
+    """The keys of the measures beside each Fréchet distance (KID, precision/recall/density/coverage)."""
+    return [f"{model}.{measure}_{features}" for measure in QUALITY]
+
+
 # Every notebook in notebooks/ must be listed here, with the metrics its smoke run must write.
 SMOKE = {
     "grid_gmm": [
@@ -38,7 +46,8 @@ SMOKE = {
         "joint_random_10.fid_mnist_cnn",
         "joint_two_step_10.clustering_accuracy",
         "feature_network.test_accuracy",
-    ],
+    ] + quality("vae_normal", "mnist_cnn") + quality("two_step_diag_10", "mnist_cnn") + quality("two_step_full_5", "mnist_cnn")
+      + quality("joint_two_step_10", "mnist_cnn") + quality("joint_random_10", "mnist_cnn"),
     "pca_brains": [
         f"{model}.{metric}"
         for model in ("pca_gmm", "conv_vae_gmm")
@@ -49,19 +58,21 @@ SMOKE = {
         "two_step_diag_4.fid_celeba_rotnet",
         "two_step_full_4.fid_celeba_rotnet_batch_std",
         "joint_two_step_4.fid_celeba_rotnet",
-    ],
+    ] + quality("vae_normal", "celeba_rotnet") + quality("two_step_full_4", "celeba_rotnet")
+      + quality("joint_two_step_4", "celeba_rotnet"),
     "clarinet_hmm": [
         f"{model}.{metric}"
         for model in ("two_step", "joint_random", "joint_two_step")
         for metric in ("heldout_latent_loglik_per_frame", "voiced_fraction", "in_tune_fraction", "spectral_distance_db")
     ] + ["real.in_tune_fraction"],
-    "gan_prior": ["vae_normal.fid_mnist_cnn", "vae_gan.fid_mnist_cnn", "vae_gan.fid_mnist_cnn_batch_std", "vae_gmm.fid_mnist_cnn"],
+    "gan_prior": ["vae_normal.fid_mnist_cnn", "vae_gan.fid_mnist_cnn", "vae_gan.fid_mnist_cnn_batch_std", "vae_gmm.fid_mnist_cnn"]
+    + quality("vae_normal", "mnist_cnn") + quality("vae_gan", "mnist_cnn") + quality("vae_gmm", "mnist_cnn"),
     "wgan_gmm": [
         "wgan_normal.fid_mnist_cnn",
         "two_step_full_4.fid_mnist_cnn",
         "two_step_full_4.fid_mnist_cnn_batch_std",
         "encoder.test_reconstruction_rmse",
-    ],
+    ] + quality("wgan_normal", "mnist_cnn") + quality("two_step_full_4", "mnist_cnn"),
 }
 
 # A bad value per notebook that must stop it in its validation cell, before any training.

@@ -15,7 +15,7 @@ come from either
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +25,7 @@ from torch import nn
 
 from twostep.core.runtime import get_device
 from twostep.core.validation import check_choice, check_int
+from twostep.evaluation.quality import QualityEvaluator
 from twostep.nn.layers import batched
 from twostep.nn.training import train_model
 
@@ -49,11 +50,14 @@ def frechet_distance(stats_a: tuple[np.ndarray, np.ndarray], stats_b: tuple[np.n
 
 @dataclass
 class FIDResult:
-    """FID over ``n_batches`` disjoint batches (mean and standard deviation) and over all samples."""
+    """FID over ``n_batches`` disjoint batches (mean and standard deviation) and over all samples;
+    ``quality`` holds the other measures on the same features (KID, precision, recall, density,
+    coverage: :mod:`twostep.evaluation.quality`) when they were computed."""
 
     batch_fids: list[float]
     full: float
     features: str
+    quality: dict[str, float] = field(default_factory=dict)
 
     @property
     def mean(self) -> float:
@@ -237,18 +241,29 @@ class FIDEvaluator:
     """FIDs of generated images against fixed real images, with one or more feature networks.
 
     The real images' statistics are computed once per feature network. ``score(samples)`` returns
-    ``{feature network name: FIDResult}``.
+    ``{feature network name: FIDResult}``. With ``quality_rows`` > 0, each result also holds KID
+    and precision/recall/density/coverage on at most that many rows (0 leaves them out).
     """
 
-    def __init__(self, networks: list[FeatureNetwork], real_images, *, n_batches: int = 5, batch_size: int = 1000):
+    def __init__(self, networks: list[FeatureNetwork], real_images, *, n_batches: int = 5, batch_size: int = 1000,
+                 quality_rows: int = 5000):
         self.networks = list(networks)
         self.n_batches = check_int("n_batches", n_batches, minimum=1)
         self.batch_size = check_int("batch_size", batch_size, minimum=2)
-        self.real_stats = {net.name: feature_statistics(net(real_images)) for net in self.networks}
+        check_int("quality_rows", quality_rows, minimum=0)
+        self.real_stats, self.quality = {}, {}
+        for net in self.networks:
+            features = net(real_images)
+            self.real_stats[net.name] = feature_statistics(features)
+            if quality_rows:
+                self.quality[net.name] = QualityEvaluator(features, n_rows=quality_rows)
 
     def score(self, samples) -> dict[str, FIDResult]:
-        return {
-            net.name: fid_report(net(samples), self.real_stats[net.name], n_batches=self.n_batches,
-                                 batch_size=self.batch_size, features=net.name)
-            for net in self.networks
-        }
+        out = {}
+        for net in self.networks:
+            features = net(samples)
+            out[net.name] = fid_report(features, self.real_stats[net.name], n_batches=self.n_batches,
+                                       batch_size=self.batch_size, features=net.name)
+            if net.name in self.quality:
+                out[net.name].quality = self.quality[net.name](features)
+        return out

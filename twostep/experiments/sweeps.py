@@ -12,6 +12,7 @@ import numpy as np
 
 from twostep.core.files import write_metrics
 from twostep.evaluation.fid import FIDEvaluator, FIDResult
+from twostep.evaluation.quality import QUALITY_METRICS
 from twostep.experiments.plotting import fid_curves, image_grid
 from twostep.pipeline import TwoStepModel
 from twostep.priors.gmm import GMMPrior
@@ -43,13 +44,18 @@ class SampleScorer:
         return self.results[key]
 
     def metrics(self) -> dict[str, float]:
-        """``<model>.fid_<features>`` (all samples), ``..._batch_mean`` and ``..._batch_std``."""
+        """``<model>.fid_<features>`` (all samples), ``..._batch_mean`` and ``..._batch_std``, and
+        ``<model>.<measure>_<features>`` for KID (``kid``, ``kid_std``), precision, recall,
+        density and coverage."""
         out: dict[str, float] = {}
         for key, by_net in self.results.items():
             for name, r in by_net.items():
                 out[f"{key}.fid_{name}"] = r.full
                 out[f"{key}.fid_{name}_batch_mean"] = r.mean
                 out[f"{key}.fid_{name}_batch_std"] = r.std
+                for measure in QUALITY_METRICS:
+                    if measure in r.quality:
+                        out[f"{key}.{measure}_{name}"] = r.quality[measure]
         return out
 
     def write(self, out: Path, extra: dict[str, float] | None = None) -> dict[str, float]:
@@ -63,10 +69,15 @@ class SampleScorer:
     def table(self) -> str:
         lines = []
         for name in [n.name for n in self.evaluator.networks]:
-            lines.append(f"FID [{name} features]")
+            lines.append(f"FID [{name} features]; KID x 1000; precision, recall, density, coverage")
             for key, by_net in self.results.items():
                 r = by_net[name]
-                lines.append(f"  {key:<26} full {r.full:9.3f}   batches {r.mean:9.3f} ± {r.std:.3f}")
+                line = f"  {key:<26} full {r.full:9.3f}   batches {r.mean:9.3f} ± {r.std:.3f}"
+                if r.quality:
+                    q = r.quality
+                    line += (f"   KID {1000 * q['kid']:7.2f} ± {1000 * q['kid_std']:.2f}   P {q['precision']:.3f}  "
+                             f"R {q['recall']:.3f}  D {q['density']:.3f}  C {q['coverage']:.3f}")
+                lines.append(line)
         return "\n".join(lines)
 
 

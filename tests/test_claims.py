@@ -95,7 +95,7 @@ def test_missing_metrics_are_not_run_and_the_page_renders(tmp_path):
     assert all(r["verdict"] == NOT_RUN for r in rows[2:])
     page = render(rows, "a note")
     assert page.count("\n| <span") == len(CLAIMS)
-    assert ">reproduced</span> 2 " in page and ">partly</span> 0 " in page and ">not run</span> 10 " in page
+    assert ">reproduced</span> 2 " in page and ">partly</span> 0 " in page and ">not run</span> 11 " in page
     assert "{doc}`Grid <grid_gmm>`" in page  # short chapter links
     assert "modes covered: VAE 0/16, two-step GMM 15/16" in page
     assert "- Fig. 6, GMM priors on an encoder's codes" in page  # an acronym keeps its capitals

@@ -75,8 +75,17 @@ SMOKE = {
     ] + quality("wgan_normal", "mnist_cnn") + quality("two_step_full_4", "mnist_cnn"),
 }
 
+SMOKE["feature_validation"] = [
+    f"{net}.{metric}" for net in ("mnist_cnn", "celeba_rotnet")
+    for metric in ("passed", "split_half_fd", "gaussian_blur.fd_level_2", "mode_dropping.rises", "swirl.fd_level_0")
+]
+
 # A bad value per notebook that must stop it in its validation cell, before any training.
 BAD_PARAMETERS = {
+    "feature_validation": [
+        ({"levels": 2}, "levels=2 is not allowed"),
+        ({"n_per_half": 150, "celeba_test": 200}, "n_per_half=150 is not allowed: two halves of it must fit"),
+    ],
     "grid_gmm": [
         ({"epochs": -1}, "epochs=-1 is not allowed"),
         ({"n_components": 0}, "n_components=0 is not allowed"),

@@ -169,6 +169,31 @@ def _pca_sharpness(m: Metrics):
     return (PARTLY if p > c else NOT_REPRODUCED), numbers
 
 
+FEATURE_NETWORKS = ("mnist_cnn", "celeba_rotnet")
+
+
+def _rising(m: Metrics, net: str) -> tuple[int, int]:
+    flags = [v for k, v in m.items() if k.startswith(f"{net}.") and k.endswith(".rises")]
+    if not flags:
+        raise KeyError(f"{net}.<disturbance>.rises")
+    return int(sum(f >= 0.5 for f in flags)), len(flags)
+
+
+def _features_validated(m: Metrics):
+    parts, passed = [], []
+    for net in FEATURE_NETWORKS:
+        up, total = _rising(m, net)
+        ok = m[f"{net}.passed"] >= 0.5
+        passed.append(ok)
+        parts.append(f"[{net}] {'passed' if ok else 'failed'}: {up}/{total} disturbances raise the distance, real "
+                     f"halves {m[f'{net}.split_half_fd']:.2f} ({'close' if m[f'{net}.halves_close'] >= 0.5 else 'not close'})")
+    return (REPRODUCED if all(passed) else PARTLY if any(passed) else NOT_REPRODUCED), "; ".join(parts)
+
+
+def _features_effect(m: Metrics) -> float:
+    return min(up / total for up, total in (_rising(m, net) for net in FEATURE_NETWORKS))
+
+
 def _relative_gain(m: Metrics, pairs: Mapping[int, tuple[float, float]]) -> float:
     """Smallest relative reduction, in %, of the first value of each pair below the second."""
     return min(100.0 * (ref - value) / ref for value, ref in pairs.values())
@@ -242,6 +267,9 @@ CLAIMS: list[Claim] = [
     Claim("pca_brains", "Fig. 7", "A PCA autoencoder with a GMM prior generates sharper aligned images than a conv VAE with a GMM prior.", _pca_sharpness,
           "\"reproduced\": PCA samples' Laplacian variance at least 1.5 times the conv VAE's and no closer to training plates than half the real plates' spacing; \"partly\": sharper only.",
           Effect("Laplacian variance: PCA / conv VAE (claim: ≥ 1.5)", lambda m: m["pca_gmm.laplacian_variance_ratio"] / m["conv_vae_gmm.laplacian_variance_ratio"], threshold=1.5)),
+    Claim("feature_validation", "Book check", "(A check of this book, not a claim of the paper.) The offline FID feature networks behave like a quality measure: every disturbance of the FID paper raises their Fréchet distance, and two disjoint halves of the real images are close.", _features_validated,
+          "\"reproduced\": both networks pass (every disturbance's distance rises with its level, within twice the batch noise, and the real halves are below a tenth of the median top-level distance); \"partly\": one does.",
+          Effect("disturbances that raise the distance, fraction (smaller network)", _features_effect, threshold=1.0)),
 ]
 
 
@@ -350,7 +378,8 @@ def _lower_first(sentence: str) -> str:
 
 
 CHAPTERS = {"grid_gmm": "Grid", "mnist_fid": "MNIST", "celeba_fid": "CelebA", "clarinet_hmm": "Clarinet",
-            "gan_prior": "GAN prior", "wgan_gmm": "WGAN-GMM", "pca_brains": "PCA brains"}
+            "gan_prior": "GAN prior", "wgan_gmm": "WGAN-GMM", "pca_brains": "PCA brains",
+            "feature_validation": "Feature check"}
 COLOURS = {REPRODUCED: "#1a7f37", PARTLY: "#9a6700", NOT_REPRODUCED: "#cf222e", NOT_RUN: "#6e7781"}
 
 

@@ -308,9 +308,37 @@ class PCABrainsConfig(NotebookConfig):
                                  f"{n_images} images.")
 
 
+class FeatureValidationConfig(NotebookConfig):
+    """The feature-validation chapter: disturbed real images scored by the offline feature networks
+    (the networks' own parameters must match the chapters' to share their cached networks)."""
+
+    notebook: ClassVar[str] = "feature_validation"
+    n_per_half: Annotated[int, Field(ge=50, le=5000)]
+    levels: Annotated[int, Field(ge=3, le=11)]
+    n_repeats: Annotated[int, Field(ge=2, le=20)]
+    mnist_n_train: Annotated[int, Field(ge=100, le=60000)]
+    classifier_epochs: PositiveInt
+    celeba_images: Annotated[int, Field(ge=200)]
+    celeba_test: Annotated[int, Field(ge=100)]
+    image_size: Annotated[int, Field(ge=16, le=128)]
+    rotnet_epochs: PositiveInt
+    n_clusters: Annotated[int, Field(ge=2, le=50)]
+    use_cache: bool
+
+    @model_validator(mode="after")
+    def _halves_fit(self):
+        if 2 * self.n_per_half > self.celeba_test:
+            raise ValueError(f"n_per_half={self.n_per_half} is not allowed: two halves of it must fit in the "
+                             f"celeba_test={self.celeba_test} held-out faces.")
+        if self.celeba_test >= self.celeba_images:
+            raise ValueError(f"celeba_test={self.celeba_test} is not allowed: it must be below "
+                             f"celeba_images={self.celeba_images}.")
+        return self
+
+
 CONFIGS: dict[str, type[NotebookConfig]] = {
     c.notebook: c for c in (GridConfig, MNISTConfig, CelebAConfig, ClarinetConfig, GANPriorConfig, WGANGMMConfig,
-                            PCABrainsConfig)
+                            PCABrainsConfig, FeatureValidationConfig)
 }
 
 

@@ -159,6 +159,7 @@ def execute_run(spec: RunSpec, out: str, root: str) -> dict[str, Any]:
         os.environ[name] = str(n_threads)
     final.parent.mkdir(parents=True, exist_ok=True)
     attempt = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{spec.key}-attempt-"))
+    attempt.chmod(0o755)  # mkdtemp makes it private; a run folder is for everyone who reads the sweep
     record: dict[str, Any] = {
         "notebook": spec.notebook, "key": spec.key, "seed": spec.seed, "profile": spec.profile,
         "grid": dict(spec.grid), "parameters": dict(spec.parameters), "host": socket.gethostname(),

@@ -1,0 +1,124 @@
+"""Is an offline feature network a quality measure? The check of the feature-validation chapter:
+the Fréchet distance between real images and disturbed real images, against the disturbance's
+level (:mod:`twostep.evaluation.disturbances`), for every disturbance of the FID paper.
+
+A network passes when, for every disturbance, the distance rises with the level (each step may
+fall back by at most ``tolerance``: the batch noise, twice the standard deviation of the distance
+between random disjoint halves of the real images) and ends clearly above its start, and when two
+disjoint halves of the real images are close (their distance below a tenth of the median distance
+at the largest level).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from twostep.evaluation.disturbances import disturbances
+from twostep.evaluation.fid import FeatureNetwork, feature_statistics, frechet_distance
+
+SPLIT_HALF_RATIO = 0.1  # the halves' distance must stay below this fraction of the median top-level distance
+NOISE_SDS = 2.0  # a step may fall back by this many standard deviations of the split-half distance
+
+
+@dataclass
+class ValidationCurves:
+    """One feature network's distances: ``curves[disturbance][i]`` at ``levels[i]``."""
+
+    network: str
+    levels: list[float]
+    curves: dict[str, list[float]] = field(default_factory=dict)
+    split_half: list[float] = field(default_factory=list)  # distance between random disjoint real halves
+
+    @property
+    def tolerance(self) -> float:
+        return NOISE_SDS * float(np.std(self.split_half, ddof=1)) if len(self.split_half) > 1 else 0.0
+
+    def rises(self, name: str) -> bool:
+        """The distance never falls by more than the tolerance from one level to the next, and its
+        last value is above its first by more than the tolerance."""
+        d = self.curves[name]
+        steps_ok = all(b >= a - self.tolerance for a, b in zip(d[:-1], d[1:], strict=True))
+        return steps_ok and d[-1] > d[0] + self.tolerance
+
+    @property
+    def halves_close(self) -> bool:
+        top = float(np.median([d[-1] for d in self.curves.values()]))
+        return float(np.mean(self.split_half)) < SPLIT_HALF_RATIO * top
+
+    @property
+    def passed(self) -> bool:
+        return self.halves_close and all(self.rises(name) for name in self.curves)
+
+    def metrics(self) -> dict[str, float]:
+        """``<network>.<disturbance>.fd_level_<i>``, ``....rises``, ``<network>.split_half_fd``,
+        ``<network>.tolerance``, ``<network>.halves_close``, ``<network>.passed`` (1 or 0)."""
+        out: dict[str, float] = {}
+        for name, d in self.curves.items():
+            key = f"{self.network}.{name.replace(' ', '_')}"
+            out.update({f"{key}.fd_level_{i}": v for i, v in enumerate(d)})
+            out[f"{key}.rises"] = float(self.rises(name))
+        out[f"{self.network}.split_half_fd"] = float(np.mean(self.split_half))
+        out[f"{self.network}.tolerance"] = self.tolerance
+        out[f"{self.network}.halves_close"] = float(self.halves_close)
+        out[f"{self.network}.passed"] = float(self.passed)
+        return out
+
+    def table(self) -> list[str]:
+        """Markdown rows: disturbance, distance at each level, verdict."""
+        rows = []
+        for name, d in self.curves.items():
+            rows.append(f"| {self.network} | {name} | " + " → ".join(f"{v:.1f}" for v in d)
+                        + f" | {'rises' if self.rises(name) else '**does not rise**'} |")
+        rows.append(f"| {self.network} | two disjoint real halves | {np.mean(self.split_half):.2f} "
+                    f"(tolerance {self.tolerance:.2f}) | {'close' if self.halves_close else '**not close**'} |")
+        return rows
+
+
+def validate_features(network: FeatureNetwork, real: np.ndarray, groups: np.ndarray, other: np.ndarray, *,
+                      n_per_half: int, levels: int, n_repeats: int, seed: int) -> ValidationCurves:
+    """Split ``real`` (``(N, C, H, W)`` in [0, 1]) at random into a reference half and a half that
+    is disturbed at ``levels`` evenly spaced levels from 0 to 1 by every disturbance (``groups``:
+    the images' classes or clusters, for mode dropping; ``other``: images of another data set, for
+    mixing); also the distance between ``n_repeats`` random pairs of disjoint halves."""
+    rng = np.random.default_rng(seed)
+    n = 2 * n_per_half
+    if len(real) < n:
+        raise ValueError(f"{len(real)} real images are fewer than two halves of {n_per_half}")
+    curves = ValidationCurves(network.name, [float(x) for x in np.linspace(0, 1, levels)])
+    for _ in range(n_repeats):
+        order = rng.permutation(len(real))
+        a, b = real[order[:n_per_half]], real[order[n_per_half:n]]
+        curves.split_half.append(frechet_distance(feature_statistics(network(a)), feature_statistics(network(b))))
+    order = rng.permutation(len(real))
+    reference, disturbed = order[:n_per_half], order[n_per_half:n]
+    ref_stats = feature_statistics(network(real[reference]))
+    for name, disturb in disturbances(other, groups[disturbed]).items():
+        curves.curves[name] = [
+            frechet_distance(ref_stats, feature_statistics(network(disturb(real[disturbed], level, rng))))
+            for level in curves.levels
+        ]
+    return curves
+
+
+def pixel_clusters(images: np.ndarray, n_clusters: int, seed: int) -> np.ndarray:
+    """Clusters of images with no labels (for mode dropping): k-means on the first 50 principal
+    components of the pixels (not on the features under test)."""
+    from sklearn.cluster import KMeans
+    from sklearn.decomposition import PCA
+
+    flat = images.reshape(len(images), -1)
+    codes = PCA(n_components=min(50, *flat.shape), random_state=seed).fit_transform(flat)
+    return KMeans(n_clusters, n_init=3, random_state=seed).fit_predict(codes)
+
+
+def resize_images(images: np.ndarray, size: int, channels: int) -> np.ndarray:
+    """Images ``(N, C, H, W)`` resized to ``size`` x ``size`` (scikit-image, anti-aliased) with
+    ``channels`` channels (grey by averaging, colour by repeating)."""
+    from skimage.transform import resize
+
+    if images.shape[1] != channels:
+        images = images.mean(1, keepdims=True) if channels == 1 else np.repeat(images, channels, axis=1)
+    out = resize(images, (len(images), channels, size, size), anti_aliasing=True, preserve_range=True)
+    return np.clip(out, 0, 1).astype(np.float32)

@@ -4,7 +4,12 @@
 import numpy as np
 import pytest
 
-from twostep.evaluation.disturbances import PIXEL_DISTURBANCES, disturbances, mode_collapse, mode_dropping
+from twostep.evaluation.disturbances import (
+    PIXEL_DISTURBANCES,
+    disturbances,
+    mode_collapse,
+    mode_dropping,
+)
 from twostep.evaluation.fid import FeatureNetwork
 from twostep.experiments.validation import ValidationCurves, validate_features
 

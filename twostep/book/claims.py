@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from twostep.evaluation.fid import distance_label
 from twostep.sweep.tables import PLAN_FILE, planned_runs
 
 REPRODUCED, PARTLY, NOT_REPRODUCED, NOT_RUN = "reproduced", "partly", "not reproduced", "not run"
@@ -91,7 +92,7 @@ def _beats_baseline(experiment_key: str, baseline: str, pattern: str, label: str
             return NOT_RUN, "no component count above 1 was run"
         fids = {k: m[pattern.format(k=k) + f".fid_{experiment_key}"] for k in ks}
         wins = sum(f < base for f in fids.values())
-        numbers = f"FID [{experiment_key}]: baseline {base:.2f}; {label} " + ", ".join(f"{k}: {f:.2f}" for k, f in fids.items())
+        numbers = f"{distance_label(experiment_key)}: baseline {base:.2f}; {label} " + ", ".join(f"{k}: {f:.2f}" for k, f in fids.items())
         return (REPRODUCED if wins == len(ks) else PARTLY if wins else NOT_REPRODUCED), numbers
 
     return rule
@@ -106,7 +107,7 @@ def _joint_close(features: str, tolerance: float = 0.1):
         if not ks:
             return NOT_RUN, "no joint model with a matching two-step run"
         pairs = {k: (m[f"joint_two_step_{k}.fid_{features}"], m[f"two_step_diag_{k}.fid_{features}"]) for k in ks}
-        numbers = f"FID [{features}] joint vs two-step diag: " + ", ".join(f"{k}: {j:.2f} vs {d:.2f}" for k, (j, d) in pairs.items())
+        numbers = f"{distance_label(features)} joint vs two-step diag: " + ", ".join(f"{k}: {j:.2f} vs {d:.2f}" for k, (j, d) in pairs.items())
         if all(j <= d for j, d in pairs.values()):
             return REPRODUCED, numbers
         if all(j <= (1 + tolerance) * d for j, d in pairs.values()):
@@ -122,7 +123,7 @@ def _celeba_full_matches_joint(m: Metrics, tolerance: float = 0.1):
     if not ks:
         return NOT_RUN, "no joint model with a matching full-covariance run"
     pairs = {k: (m[f"two_step_full_{k}.fid_{f}"], m[f"joint_two_step_{k}.fid_{f}"]) for k in ks}
-    numbers = f"FID [{f}] two-step full vs joint diag: " + ", ".join(f"{k}: {a:.2f} vs {b:.2f}" for k, (a, b) in pairs.items())
+    numbers = f"{distance_label(f)} two-step full vs joint diag: " + ", ".join(f"{k}: {a:.2f} vs {b:.2f}" for k, (a, b) in pairs.items())
     close = [a <= (1 + tolerance) * b for a, b in pairs.values()]
     return (REPRODUCED if all(close) else PARTLY if any(close) else NOT_REPRODUCED), numbers
 
@@ -151,7 +152,7 @@ def _gan_prior(m: Metrics):
     f = "mnist_cnn"
     base_mean, base_std = m[f"vae_normal.fid_{f}_batch_mean"], m[f"vae_normal.fid_{f}_batch_std"]
     gan_mean, gan_std = m[f"vae_gan.fid_{f}_batch_mean"], m[f"vae_gan.fid_{f}_batch_std"]
-    numbers = (f"FID [{f}] over batches: N(0, I) {base_mean:.2f} (batch std {base_std:.2f}), "
+    numbers = (f"{distance_label(f)} over batches: N(0, I) {base_mean:.2f} (batch std {base_std:.2f}), "
                f"WGAN-GP prior {gan_mean:.2f} (batch std {gan_std:.2f})")
     if gan_mean + gan_std < base_mean - base_std:
         return REPRODUCED, numbers

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from twostep.book.claims import CHAPTERS, load_runs, seed_statistics
+from twostep.evaluation.fid import distance_label
 
 FD_KEY = re.compile(r"^(?P<model>.+?)(?:_(?P<k>\d+))?\.fid_(?P<features>[a-z0-9_]+?)$")
 # per-batch summaries are the within-run error bars; over seeds the single FD of each run is used
@@ -61,7 +62,7 @@ def fd_figure(notebook: str, runs: Sequence[Mapping[str, float]], path: Path) ->
             ax.fill_between(ks, mean - std, mean + std, color=line.get_color(), alpha=0.18)
         ax.set_xscale("log")
         ax.set_xlabel("number of mixture components k")
-        ax.set_ylabel(f"Fréchet distance [{features}] (lower is better)")
+        ax.set_ylabel(f"{distance_label(features)} (lower is better)")
         ax.set_title(f"{CHAPTERS.get(notebook, notebook)}: mean ± std over {len(runs)} seed(s)")
         ax.legend(fontsize=8)
         ax.grid(alpha=0.3)

@@ -35,6 +35,13 @@ INCEPTION_WEIGHTS = "pt_inception-2015-12-05-6726825d.pth"
 FEATURE_NETWORK_SEED = 0
 
 
+def distance_label(features: str) -> str:
+    """How a Fréchet distance is named wherever a reader sees it: ``FID`` only on Inception's
+    features (the published scale); ``FD [<network>]`` on an offline network's, whose scale is its
+    own and not comparable with published FIDs."""
+    return "FID" if features == "inception" else f"FD [{features}]"
+
+
 def feature_statistics(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Mean and covariance of a feature matrix (rows are samples), in float64."""
     features = np.asarray(features, dtype=np.float64)

@@ -43,7 +43,7 @@ def grid_mode_metrics(
     return {
         "modes_covered": int((counts >= threshold).sum()),
         "high_quality_fraction": float(high_quality.mean()),
-        "n_modes": int(len(means)),
+        "n_modes": len(means),
     }
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from twostep.core.files import write_metrics
-from twostep.evaluation.fid import FIDEvaluator, FIDResult
+from twostep.evaluation.fid import FIDEvaluator, FIDResult, distance_label
 from twostep.evaluation.quality import QUALITY_METRICS
 from twostep.experiments.plotting import fid_curves, image_grid
 from twostep.pipeline import TwoStepModel
@@ -69,7 +69,7 @@ class SampleScorer:
     def table(self) -> str:
         lines = []
         for name in [n.name for n in self.evaluator.networks]:
-            lines.append(f"FID [{name} features]; KID x 1000; precision, recall, density, coverage")
+            lines.append(f"{distance_label(name)}; KID x 1000; precision, recall, density, coverage [{name}]")
             for key, by_net in self.results.items():
                 r = by_net[name]
                 line = f"  {key:<26} full {r.full:9.3f}   batches {r.mean:9.3f} ± {r.std:.3f}"
@@ -127,7 +127,7 @@ def gmm_sweep(
             scores = scorer(key, TwoStepModel(autoencoder, prior), seed + 1)
             first = next(iter(scores.values()))
             log(f"two-step {cov:>4} GMM, {k:>3} components: fitted in {sweep.seconds[key]:5.1f} s, "
-                f"FID [{first.features}] {first.full:.3f}")
+                f"{distance_label(first.features)} {first.full:.3f}")
     return sweep
 
 
@@ -152,7 +152,7 @@ def plot_fid_sweeps(scorer: SampleScorer, component_counts, covariance_types, jo
                 curves[f"joint GMM-VAE, {label}"] = (list(joint_components), [x.mean for x in r], [x.std for x in r])
         base = scorer.results[baseline_key][name]
         fid_curves(ax, curves, baseline=(base.mean, base.std), baseline_label=baseline_label,
-                   ylabel=f"FID [{name} features] (lower is better)")
+                   ylabel=f"{distance_label(name)} (lower is better)")
         ax.set_title(title)
     fig.tight_layout()
     return fig
@@ -169,7 +169,7 @@ def summarise_sweep(scorer: SampleScorer, component_counts, covariance_types, jo
             wins = [k for k in above1 if scorer.results[f"two_step_{cov}_{k}"][name].full < base]
             best = min(component_counts, key=lambda k: scorer.results[f"two_step_{cov}_{k}"][name].full)
             lines.append(
-                f"- [{name}] two-step {cov} GMM beats N(0, I) (FID {base:.2f}) at {len(wins)} of {len(above1)} "
+                f"- [{name}] two-step {cov} GMM beats N(0, I) ({distance_label(name)} {base:.2f}) at {len(wins)} of {len(above1)} "
                 f"component counts above 1; best {scorer.results[f'two_step_{cov}_{best}'][name].full:.2f} "
                 f"with {best} components."
             )
@@ -180,7 +180,7 @@ def summarise_sweep(scorer: SampleScorer, component_counts, covariance_types, jo
                     continue
                 refs = [f"two-step {cov} {scorer.results[f'two_step_{cov}_{k}'][name].full:.2f}"
                         for cov in covariance_types if f"two_step_{cov}_{k}" in scorer.results]
-                lines.append(f"- [{name}] joint GMM-VAE ({k}, from {init.replace('_', '-')}): FID "
+                lines.append(f"- [{name}] joint GMM-VAE ({k}, from {init.replace('_', '-')}): {distance_label(name)} "
                              f"{scorer.results[key][name].full:.2f} ({', '.join(refs) or 'no two-step run at this size'}).")
     return lines
 
@@ -202,7 +202,7 @@ def sample_figure(scorer: SampleScorer, panels: dict[str, str | np.ndarray], ima
         if isinstance(what, str):
             fid = scorer.results[what][features].full
             image_grid(ax, scorer.grids[what][:n_show], image_shape, ncols=ncols,
-                       title=f"{title}\nFID {fid:.2f} [{features}]")
+                       title=f"{title}\n{distance_label(features)} {fid:.2f}")
         else:
             image_grid(ax, np.asarray(what)[:n_show], image_shape, ncols=ncols, title=title)
     fig.tight_layout()
@@ -212,7 +212,7 @@ def sample_figure(scorer: SampleScorer, panels: dict[str, str | np.ndarray], ima
 def reference_fids(evaluator: FIDEvaluator, images, what: str) -> str:
     """The FID of real ``images`` (``what`` they are) against the evaluator's real images, per
     feature network: the floor that generated samples are compared with."""
-    return "\n".join(f"reference: FID of {len(images)} real {what} [{name}] = {r.full:.3f} "
+    return "\n".join(f"reference: {distance_label(name)} of {len(images)} real {what} = {r.full:.3f} "
                      f"(batches {r.mean:.3f} ± {r.std:.3f})" for name, r in evaluator.score(images).items())
 
 

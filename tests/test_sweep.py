@@ -44,11 +44,12 @@ def test_parse_grid_and_plan():
     with pytest.raises(ValueError, match="NAME=V1"):
         parse_grid(["epochs"])
     specs = plan(["grid_gmm"], profile="smoke", seeds=[0, 1], grid={"epochs": [5, 6]}, root=ROOT)
+    assert all(s.threads == min(2, os.cpu_count()) for s in specs)  # as a notebook run alone
     assert [(s.grid["epochs"], s.seed) for s in specs] == [(5, 0), (5, 1), (6, 0), (6, 1)]
     assert len({s.key for s in specs}) == 4 and all(s.parameters["n_per_mode"] == 20 for s in specs)
     # the key depends on the parameters (not their order) and on the thread count
     assert run_key("nb", {"a": 1, "b": 2}) == run_key("nb", {"b": 2, "a": 1}) != run_key("nb", {"a": 1, "b": 3})
-    assert plan(["grid_gmm"], profile="smoke", root=ROOT, threads=2)[0].key != specs[0].key
+    assert plan(["grid_gmm"], profile="smoke", seeds=[0], grid={"epochs": [5]}, root=ROOT, threads=1)[0].key != specs[0].key
     with pytest.raises(KeyError, match="no parameter"):
         plan(["grid_gmm"], overrides={"banana": 1}, root=ROOT)
     with pytest.raises(ValueError, match="--seeds"):
@@ -58,7 +59,7 @@ def test_parse_grid_and_plan():
 def test_local_cluster_runs_every_seed_then_resumes(env, cluster):
     _, client = cluster
     out = env / "sweep"
-    specs = plan(["grid_gmm"], profile="smoke", seeds=[0, 1], root=ROOT)
+    specs = plan(["grid_gmm"], profile="smoke", seeds=[0, 1], root=ROOT, threads=1)  # two workers on two cores
     result = run_sweep(specs, out, client=client, progress=False)
     assert not result.failed and result.skipped == 0
     records = [json.loads((s.folder(out) / "run.json").read_text()) for s in specs]
@@ -88,7 +89,7 @@ def test_killed_worker_run_is_retried_on_another(env, cluster):
     and the run completes under its key, with nothing left of the killed attempt's files there."""
     lc, client = cluster
     out = env / "sweep"
-    spec = plan(["grid_gmm"], profile="smoke", seeds=[3], overrides={"epochs": 400}, root=ROOT)[0]
+    spec = plan(["grid_gmm"], profile="smoke", seeds=[3], overrides={"epochs": 400}, root=ROOT, threads=1)[0]
     pids = client.run(os.getpid)
     from distributed import as_completed  # noqa: F401 - the client API used below
 
@@ -117,7 +118,7 @@ def test_failing_run_is_reported_and_others_finish(env):
     out = env / "sweep"
     proc = subprocess.run(
         [sys.executable, "-m", "twostep.sweep", "grid_gmm", "--profile", "smoke", "--seeds", "0",
-         "--grid", "epochs=-1,40", "--out", str(out), "--workers", "2"],
+         "--grid", "epochs=-1,40", "--out", str(out), "--workers", "2", "--threads", "1"],
         capture_output=True, text=True, timeout=600, cwd=ROOT,
     )
     assert proc.returncode == 1, proc.stdout + proc.stderr

@@ -29,10 +29,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="a parameter swept over values (every combination of the grids is run)")
     parser.add_argument("--out", default="sweeps/latest", help="the sweep folder (runs/, results.csv, summary.csv)")
     where = parser.add_mutually_exclusive_group()
-    where.add_argument("--workers", type=int, help="local cluster worker processes (default: cores / threads)")
+    where.add_argument("--workers", type=int, help="local cluster worker processes (default: cores / threads per run)")
     where.add_argument("--scheduler", help="address of a running Dask scheduler, e.g. tcp://HOST:8786")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch threads per run (default 1; part of the run's key, since it changes CPU sums)")
+    parser.add_argument("--threads", type=int,
+                        help="torch threads per run (default 2, as a run alone; part of the run's key: it changes CPU sums)")
     return parser
 
 

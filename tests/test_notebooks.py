@@ -83,7 +83,6 @@ SMOKE["feature_validation"] = [
 # A bad value per notebook that must stop it in its validation cell, before any training.
 BAD_PARAMETERS = {
     "feature_validation": [
-        ({"levels": 2}, "levels=2 is not allowed"),
         ({"n_per_half": 150, "celeba_test": 200}, "n_per_half=150 is not allowed: two halves of it must fit"),
     ],
     "grid_gmm": [

@@ -14,6 +14,7 @@ from twostep.autoencoders.conv import ConvVAE
 from twostep.data.images import load_celeba, unit_range
 from twostep.evaluation.fid import (
     FEATURE_NETWORK_SEED,
+    QUALITY_ROWS,
     ClassifierFeatures,
     FeatureNetwork,
     FIDEvaluator,
@@ -111,6 +112,7 @@ def celeba_setup(cfg: CelebAConfig, device: str | torch.device) -> CelebASetup:
     networks = feature_networks(features, inception=cfg.inception, image_shape=(3, cfg.image_size, cfg.image_size),
                                 device=device)
     evaluator = FIDEvaluator(networks, unit_range(x_test), n_batches=cfg.n_batches,
-                             batch_size=min(cfg.fid_batch_size, len(x_train)))
+                             batch_size=min(cfg.fid_batch_size, len(x_train)),
+                             quality_rows=min(QUALITY_ROWS, cfg.n_fid_samples))
     scorer = SampleScorer(evaluator, cfg.n_fid_samples, samples_saved=cfg.samples_saved, to_unit=unit_range)
     return CelebASetup(x_train, x_test, found, features, info, networks, evaluator, scorer)

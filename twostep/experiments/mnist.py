@@ -14,6 +14,7 @@ from twostep.autoencoders.mlp import MLPVAE
 from twostep.data.mnist import load_mnist
 from twostep.evaluation.fid import (
     FEATURE_NETWORK_SEED,
+    QUALITY_ROWS,
     ClassifierFeatures,
     FeatureNetwork,
     FIDEvaluator,
@@ -124,7 +125,8 @@ def mnist_setup(cfg: MNISTDataConfig, device: str | torch.device, *, use_cache: 
     features, info = mnist_feature_network(x_train, y_train, epochs=cfg.classifier_epochs, seed=FEATURE_NETWORK_SEED, device=device,
                                            use_cache=use_cache)
     networks = feature_networks(features, inception=cfg.inception, image_shape=IMAGE_SHAPE, device=device)
-    evaluator = FIDEvaluator(networks, x_test, n_batches=cfg.n_batches, batch_size=cfg.fid_batch_size)
+    evaluator = FIDEvaluator(networks, x_test, n_batches=cfg.n_batches, batch_size=cfg.fid_batch_size,
+                             quality_rows=min(QUALITY_ROWS, cfg.n_fid_samples))
     scorer = SampleScorer(evaluator, cfg.n_fid_samples, samples_saved=cfg.samples_saved)
     return MNISTSetup(x_train, y_train, x_test, y_test, features, info, networks, evaluator, scorer)
 

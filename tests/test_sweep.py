@@ -198,3 +198,16 @@ def test_book_chapters_come_from_the_first_seed_of_a_sweep(tmp_path):
     # the whole book from it: the other notebooks have no runs, so the build says so and fails
     assert build_from_sweep(sweep, dest, profile="default", seeds=[0], execute_runs=False, root=ROOT) == 1
     assert json.loads((dest / "execution_report.json").read_text())[1]["chapter"] is True
+
+
+def test_kernels_inherit_the_thread_counts_and_not_dasks_malloc_trim(monkeypatch):
+    """Dask's nanny sets MALLOC_TRIM_THRESHOLD_=65536 for its workers; a notebook kernel that
+    inherits it trains torch models about twice as slowly, so the runner removes it."""
+    from twostep.sweep.runner import THREAD_VARIABLES, prepare_kernel_environment
+
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "65536")
+    for name in THREAD_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    prepare_kernel_environment(3)
+    assert "MALLOC_TRIM_THRESHOLD_" not in os.environ
+    assert all(os.environ[name] == "3" for name in THREAD_VARIABLES)

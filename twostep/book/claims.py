@@ -480,11 +480,16 @@ def effects_figure(rows: list[dict], path: str | Path) -> Path:
     return path
 
 
+def add_runs_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--sweep DIR`` or ``--executed DIR``: where a generated page reads its runs (:func:`load_runs`)."""
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--sweep", help="sweep folder (plan.json, runs/): every seed of every notebook")
+    source.add_argument("--executed", help="folder holding <notebook>/metrics.json (one run per notebook)")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Write the claims page from executed notebooks' metrics.")
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--executed", help="folder holding <notebook>/metrics.json (one run per notebook)")
-    source.add_argument("--sweep", help="sweep folder (plan.json, runs/): every seed of every notebook")
+    add_runs_arguments(parser)
     parser.add_argument("--out", required=True, help="Markdown file to write (the effect figure goes beside it)")
     parser.add_argument("--profile", default="default", help="the parameter profile the notebooks were executed with")
     parser.add_argument("--require-all", action="store_true",

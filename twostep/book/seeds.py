@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from twostep.book.claims import CHAPTERS, load_runs, seed_statistics
+from twostep.book.claims import CHAPTERS, add_runs_arguments, load_runs, seed_statistics
 from twostep.evaluation.fid import distance_label
 
 FD_KEY = re.compile(r"^(?P<model>.+?)(?:_(?P<k>\d+))?\.fid_(?P<features>[a-z0-9_]+?)$")
@@ -106,9 +106,7 @@ def render(runs_by_notebook: Mapping[str, Sequence[Mapping[str, float]]], out: P
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Write the results-over-seeds page.")
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--sweep", help="sweep folder (plan.json, runs/)")
-    source.add_argument("--executed", help="folder holding <notebook>/metrics.json (one run per notebook)")
+    add_runs_arguments(parser)
     parser.add_argument("--out", required=True, help="Markdown file to write (figures go beside it)")
     args = parser.parse_args(argv)
     out = Path(args.out)

@@ -60,7 +60,8 @@ def audio_metrics(models: dict, test_frames: list[np.ndarray], waves: dict[str, 
                   training_audio: list[np.ndarray], sample_rate: int) -> dict[str, float]:
     """Per model: the held-out latent log-likelihood per frame (the test files' codes under the
     model's own encoder and prior); per waveform (models and real audio): voiced and in-tune
-    fractions and the log-spectral distance to all training audio."""
+    fractions, note changes per voiced second (librosa's pYIN: :mod:`twostep.evaluation.audio`) and
+    the log-spectral distance to all training audio."""
     pooled = np.concatenate(training_audio)
     n_test = sum(map(len, test_frames))
     metrics = {}
@@ -71,16 +72,19 @@ def audio_metrics(models: dict, test_frames: list[np.ndarray], waves: dict[str, 
         pitch = pitch_report(wave, sample_rate)
         metrics[f"{key}.voiced_fraction"] = pitch["voiced_fraction"]
         metrics[f"{key}.in_tune_fraction"] = pitch["in_tune_fraction"]
+        metrics[f"{key}.note_change_rate"] = pitch["note_change_rate"]
         metrics[f"{key}.spectral_distance_db"] = log_spectral_distance(wave, pooled)
     return metrics
 
 
 def audio_table(metrics: dict[str, float], labels: dict[str, str]) -> str:
-    lines = [f"{'':<28}{'latent log-lik/frame':>22}{'voiced':>9}{'in tune':>9}{'spectral dist. (dB)':>21}"]
+    lines = [(f"{'':<28}{'latent log-lik/frame':>22}{'voiced':>9}{'in tune':>9}{'notes/s':>9}"
+              f"{'spectral dist. (dB)':>21}")]
     for key, label in labels.items():
         ll = metrics.get(f"{key}.heldout_latent_loglik_per_frame", float("nan"))
         lines.append(f"{label:<28}{ll:>22.2f}{metrics[key + '.voiced_fraction']:>9.3f}"
-                     f"{metrics[key + '.in_tune_fraction']:>9.3f}{metrics[key + '.spectral_distance_db']:>21.2f}")
+                     f"{metrics[key + '.in_tune_fraction']:>9.3f}{metrics[key + '.note_change_rate']:>9.2f}"
+                     f"{metrics[key + '.spectral_distance_db']:>21.2f}")
     return "\n".join(lines)
 
 

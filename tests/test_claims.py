@@ -57,6 +57,25 @@ def test_fid_rules():
     assert verdicts("mnist_fid", mnist(100, {1: 90}, {})) == [NOT_RUN, NOT_RUN]
 
 
+def wgan(base, gmm, coverage):
+    """WGAN-GMM metrics: FD and coverage of the plain WGAN-GP (key None) and of GMM priors by k."""
+    m = {}
+    for k, fd in {None: base, **gmm}.items():
+        key = "wgan_normal" if k is None else f"two_step_full_{k}"
+        m.update({f"{key}.fid_mnist_cnn": fd, f"{key}.recall_mnist_cnn": 0.5, f"{key}.coverage_mnist_cnn": coverage[k]})
+    return m
+
+
+def test_multimodality_claim_needs_lower_distance_and_no_less_coverage():
+    assert verdicts("wgan_gmm", wgan(100, {10: 60, 50: 50}, {None: 0.4, 10: 0.6, 50: 0.5})) == [REPRODUCED]
+    # lower distance everywhere but a GMM that covers less of the real data than N(0, I): partly
+    assert verdicts("wgan_gmm", wgan(100, {10: 60, 50: 50}, {None: 0.4, 10: 0.6, 50: 0.3})) == [PARTLY]
+    assert verdicts("wgan_gmm", wgan(100, {10: 120, 50: 150}, {None: 0.4, 10: 0.6, 50: 0.5})) == [PARTLY]
+    assert verdicts("wgan_gmm", wgan(100, {10: 120}, {None: 0.4, 10: 0.3})) == [NOT_REPRODUCED]
+    row = next(r for r in evaluate({"wgan_gmm": wgan(100, {10: 60}, {None: 0.4, 10: 0.6})}) if r["experiment"] == "wgan_gmm")
+    assert "recall/coverage: baseline 0.50/0.40; 10: 0.50/0.60" in row["numbers"]
+
+
 def test_gan_prior_needs_separated_error_bars():
     def m(gan_mean, gan_std):
         return {"vae_normal.fid_mnist_cnn_batch_mean": 100, "vae_normal.fid_mnist_cnn_batch_std": 5,

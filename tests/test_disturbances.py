@@ -9,6 +9,7 @@ from twostep.evaluation.disturbances import (
     disturbances,
     mode_collapse,
     mode_dropping,
+    selects_rows,
 )
 from twostep.evaluation.fid import FeatureNetwork
 from twostep.experiments.validation import ValidationCurves, validate_features
@@ -90,3 +91,22 @@ def test_validate_features_scores_every_disturbance_from_the_same_start(digits, 
     with pytest.raises(ValueError, match="fewer than two halves"):
         validate_features(_MeanPool(), images[:150], labels[:150], images, n_per_half=100, levels=3, n_repeats=2,
                           seed=0)
+
+
+def test_row_picking_disturbances_pick_the_same_rows_from_row_numbers(digits, shared_data):
+    # the check scores mixing, mode dropping and mode collapse on rows of precomputed features: the
+    # rows they pick from an array of row numbers must be the images they pick from the images
+    images, labels = digits
+    other = 1 - images[:50]
+    table = np.concatenate([images, other])
+    ids = np.arange(len(images), dtype=np.float64).reshape(-1, 1, 1, 1)
+    other_ids = len(images) + np.arange(len(other), dtype=np.float64).reshape(-1, 1, 1, 1)
+    picked = disturbances(other_ids, labels)
+    for name, disturb in disturbances(other, labels).items():
+        if not selects_rows(disturb):
+            continue
+        for level in (0.25, 0.5, 1.0):
+            rows = picked[name](ids, level, np.random.default_rng(7)).ravel().astype(int)
+            np.testing.assert_array_equal(disturb(images, level, np.random.default_rng(7)), table[rows])
+    assert sorted(n for n, d in picked.items() if selects_rows(d)) == ["mixing another data set", "mode collapse",
+                                                                      "mode dropping"]

@@ -6,6 +6,11 @@ sets of real images.
 Every disturbance takes images as float arrays ``(N, C, H, W)`` in [0, 1], a level in [0, 1]
 (0: the images unchanged) and a numpy ``Generator``, and returns new images of the same shape. The
 pixel operations are scikit-image's (noise, blur, swirl) where it has them.
+
+The random choices are nested across levels: given generators in the same state, a higher level
+disturbs a superset of what a lower level disturbs (more images mixed in, more groups dropped, a
+subset of the distinct images kept), so a curve over levels drawn with one seed measures the effect
+of the level, not the luck of each draw (common random numbers).
 """
 
 from __future__ import annotations
@@ -52,7 +57,7 @@ def black_rectangles(images: Images, level: float, rng: np.random.Generator) -> 
         return out
     for image in out:
         for _ in range(5):
-            top, left = rng.integers(0, h - side_h + 1), rng.integers(0, w - side_w + 1)
+            top, left = int(rng.random() * (h - side_h + 1)), int(rng.random() * (w - side_w + 1))
             image[:, top : top + side_h, left : left + side_w] = 0.0
     return out
 
@@ -87,10 +92,11 @@ def mixing(other: Images) -> Disturbance:
         out = images.copy()
         n = int(round(0.75 * level * len(images)))
         if n:
-            where = rng.choice(len(images), n, replace=False)
-            out[where] = other[rng.choice(len(other), n, replace=len(other) < n)]
+            where = rng.permutation(len(images))[:n]
+            out[where] = other[rng.permutation(len(other))[:n] if len(other) >= n else rng.choice(len(other), n)]
         return out
 
+    disturb.selects_rows = True
     return disturb
 
 
@@ -104,13 +110,14 @@ def mode_dropping(groups: np.ndarray) -> Disturbance:
         n_drop = int(round(level * (len(names) - 1)))
         if n_drop == 0:
             return images.copy()
-        dropped = rng.choice(names, n_drop, replace=False)
+        dropped = rng.permutation(names)[:n_drop]
         kept = np.flatnonzero(~np.isin(groups, dropped))
         out = images.copy()
         lost = np.flatnonzero(np.isin(groups, dropped))
         out[lost] = images[rng.choice(kept, len(lost), replace=True)]
         return out
 
+    disturb.selects_rows = True
     return disturb
 
 
@@ -120,8 +127,11 @@ def mode_collapse(images: Images, level: float, rng: np.random.Generator) -> Ima
     distinct = int(round(n ** (1 - level) * min(10, n) ** level))
     if distinct >= n:
         return images.copy()
-    keep = rng.choice(n, distinct, replace=False)
+    keep = rng.permutation(n)[:distinct]
     return images[keep[np.arange(n) % distinct]].copy()
+
+
+mode_collapse.selects_rows = True
 
 
 PIXEL_DISTURBANCES: dict[str, Disturbance] = {
@@ -132,6 +142,13 @@ PIXEL_DISTURBANCES: dict[str, Disturbance] = {
     "salt and pepper": salt_and_pepper,
     "mode collapse": mode_collapse,
 }
+
+
+def selects_rows(disturb: Disturbance) -> bool:
+    """Whether a disturbance only picks whole images (of the set, or of ``other``) without changing
+    pixels: mixing, mode dropping, mode collapse. Their features are rows of the undisturbed
+    images' features, so a check can average them over many draws at no network cost."""
+    return getattr(disturb, "selects_rows", False)
 
 
 def disturbances(other: Images, groups: np.ndarray) -> dict[str, Disturbance]:

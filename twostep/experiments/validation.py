@@ -15,11 +15,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from twostep.evaluation.disturbances import disturbances
+from twostep.evaluation.disturbances import disturbances, selects_rows
 from twostep.evaluation.fid import FeatureNetwork, feature_statistics, frechet_distance
 
 SPLIT_HALF_RATIO = 0.1  # the halves' distance must stay below this fraction of the median top-level distance
 NOISE_SDS = 2.0  # a step may fall back by this many standard deviations of the split-half distance
+DRAWS = 20  # draws averaged for each level of a disturbance that picks whole images
 
 
 @dataclass
@@ -77,11 +78,17 @@ class ValidationCurves:
 
 
 def validate_features(network: FeatureNetwork, real: np.ndarray, groups: np.ndarray, other: np.ndarray, *,
-                      n_per_half: int, levels: int, n_repeats: int, seed: int) -> ValidationCurves:
+                      n_per_half: int, levels: int, n_repeats: int, seed: int, draws: int = DRAWS) -> ValidationCurves:
     """Split ``real`` (``(N, C, H, W)`` in [0, 1]) at random into a reference half and a half that
     is disturbed at ``levels`` evenly spaced levels from 0 to 1 by every disturbance (``groups``:
     the images' classes or clusters, for mode dropping; ``other``: images of another data set, for
-    mixing); also the distance between ``n_repeats`` random pairs of disjoint halves."""
+    mixing); also the distance between ``n_repeats`` random pairs of disjoint halves.
+
+    Every level of one disturbance starts from the same random state, so the levels' draws are
+    nested. The disturbances that only pick whole images (mixing, mode dropping, mode collapse) are
+    averaged over ``draws`` draws: which few images a collapse keeps moves the distance more than
+    the level does, and their features are rows of the undisturbed features, so draws cost no
+    network evaluation."""
     rng = np.random.default_rng(seed)
     n = 2 * n_per_half
     if len(real) < n:
@@ -94,9 +101,25 @@ def validate_features(network: FeatureNetwork, real: np.ndarray, groups: np.ndar
     order = rng.permutation(len(real))
     reference, disturbed = order[:n_per_half], order[n_per_half:n]
     ref_stats = feature_statistics(network(real[reference]))
+    # features of the undisturbed half, then of ``other``: what the row-picking disturbances select from
+    table = np.concatenate([network(real[disturbed]), network(other)])
+    row_ids = np.arange(n_per_half, dtype=np.float64).reshape(-1, 1, 1, 1)
+    other_ids = n_per_half + np.arange(len(other), dtype=np.float64).reshape(-1, 1, 1, 1)
+    by_row = disturbances(other_ids, groups[disturbed])
     for name, disturb in disturbances(other, groups[disturbed]).items():
+        if selects_rows(disturb):
+            starts = [int(x) for x in rng.integers(2**32, size=draws)]
+            curves.curves[name] = [
+                float(np.mean([frechet_distance(ref_stats, feature_statistics(
+                    table[by_row[name](row_ids, level, np.random.default_rng(start)).ravel().astype(int)]))
+                    for start in starts]))
+                for level in curves.levels
+            ]
+            continue
+        start = int(rng.integers(2**32))
         curves.curves[name] = [
-            frechet_distance(ref_stats, feature_statistics(network(disturb(real[disturbed], level, rng))))
+            frechet_distance(ref_stats, feature_statistics(
+                network(disturb(real[disturbed], level, np.random.default_rng(start)))))
             for level in curves.levels
         ]
     return curves

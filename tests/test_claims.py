@@ -194,3 +194,21 @@ def test_claims_page_from_a_sweep_folder(tmp_path):
     assert main(["--sweep", str(tmp_path), "--out", str(tmp_path / "claims.md")]) == 0
     page = (tmp_path / "claims.md").read_text()
     assert "VAE 0 ± 1/16" in page and "claims_effects.png" in page and (tmp_path / "claims_effects.png").stat().st_size
+
+
+def test_feature_check_numbers_say_in_how_many_seeds_a_network_passed():
+    def check(passed):
+        m = {}
+        for net in ("mnist_cnn", "celeba_rotnet"):
+            ok = 1.0 if net == "mnist_cnn" else passed
+            m.update({f"{net}.swirl.rises": 1.0, f"{net}.mode_collapse.rises": ok, f"{net}.passed": ok,
+                      f"{net}.split_half_fd": 1.0, f"{net}.halves_close": 1.0})
+        return m
+
+    row = next(r for r in evaluate_runs({"feature_validation": [check(1.0), check(0.0), check(1.0)]})
+               if r["experiment"] == "feature_validation")
+    assert row["verdict"] == PARTLY and row["seed_verdicts"] == [REPRODUCED, PARTLY, REPRODUCED]
+    assert "[celeba_rotnet] passed in 2 of 3 seeds: 1.67/2 disturbances" in row["numbers"]
+    assert "[mnist_cnn] passed in 3 of 3 seeds: 2/2" in row["numbers"]
+    assert verdicts("feature_validation", check(0.0))[0] == PARTLY
+    assert "[celeba_rotnet] failed: 1/2" in evaluate({"feature_validation": check(0.0)})[-1]["numbers"]

@@ -192,11 +192,21 @@ def _pca_sharpness(m: Metrics):
 FEATURE_NETWORKS = ("mnist_cnn", "celeba_rotnet")
 
 
-def _rising(m: Metrics, net: str) -> tuple[int, int]:
+def _rising(m: Metrics, net: str) -> tuple[float, int]:
+    """How many of a network's disturbances raise the distance (over seeds: the mean count), of how many."""
     flags = [v for k, v in m.items() if k.startswith(f"{net}.") and k.endswith(".rises")]
     if not flags:
         raise KeyError(f"{net}.<disturbance>.rises")
-    return int(sum(f >= 0.5 for f in flags)), len(flags)
+    return float(sum(float(f) for f in flags)), len(flags)
+
+
+def _flag(value: float, yes: str, no: str) -> str:
+    """A 0/1 metric in words; over seeds (a :class:`Stat`), in how many seeds it holds."""
+    values = getattr(value, "values", [value])
+    held = sum(v >= 0.5 for v in values)
+    if len(values) == 1:
+        return yes if held else no
+    return f"{yes} in {held} of {len(values)} seeds"
 
 
 def _features_validated(m: Metrics):
@@ -205,8 +215,9 @@ def _features_validated(m: Metrics):
         up, total = _rising(m, net)
         ok = m[f"{net}.passed"] >= 0.5
         passed.append(ok)
-        parts.append(f"[{net}] {'passed' if ok else 'failed'}: {up}/{total} disturbances raise the distance, real "
-                     f"halves {m[f'{net}.split_half_fd']:.2f} ({'close' if m[f'{net}.halves_close'] >= 0.5 else 'not close'})")
+        parts.append(f"[{net}] {_flag(m[f'{net}.passed'], 'passed', 'failed')}: {up:.3g}/{total} disturbances raise "
+                     f"the distance, real halves {m[f'{net}.split_half_fd']:.2f} "
+                     f"({_flag(m[f'{net}.halves_close'], 'close', 'not close')})")
     return (REPRODUCED if all(passed) else PARTLY if any(passed) else NOT_REPRODUCED), "; ".join(parts)
 
 

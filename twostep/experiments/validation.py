@@ -125,6 +125,71 @@ def validate_features(network: FeatureNetwork, real: np.ndarray, groups: np.ndar
     return curves
 
 
+def validation_table(results: dict[str, ValidationCurves]) -> str:
+    """The pass/fail table of every network, in Markdown."""
+    lines = ["| features | disturbance | distance at each level | verdict |", "|---|---|---|---|"]
+    for curves in results.values():
+        lines += curves.table()
+    return "\n".join(lines)
+
+
+def disturbance_examples(images: np.ndarray, groups: np.ndarray, other: np.ndarray, levels, *, count: int,
+                         seed: int, pool: int = 200) -> dict[str, np.ndarray]:
+    """What every disturbance does: the first ``count`` of ``pool`` images disturbed at each of
+    ``levels``, as ``{disturbance: (len(levels), count, C, H, W)}``; every level of a disturbance
+    starts from the same random state, as in :func:`validate_features`."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    for name, disturb in disturbances(other, groups[:pool]).items():
+        start = int(rng.integers(2**32))
+        out[name] = np.stack([disturb(images[:pool], float(level), np.random.default_rng(start))[:count]
+                              for level in levels])
+    return out
+
+
+def disturbance_figure(examples: dict[str, np.ndarray], levels, title: str, cmap: str | None = None):
+    """One row per disturbance, one column per level, of the first image of :func:`disturbance_examples`."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(len(examples), len(levels), figsize=(1.3 * len(levels), 1.3 * len(examples)),
+                             squeeze=False)
+    for row, (name, shown) in zip(axes, examples.items()):
+        for c, (ax, level) in enumerate(zip(row, levels)):
+            image = shown[c, 0]
+            ax.imshow(image[0] if image.shape[0] == 1 else np.moveaxis(image, 0, -1), cmap=cmap, vmin=0, vmax=1)
+            ax.set_xticks([]), ax.set_yticks([])
+            if c == 0:
+                ax.set_ylabel(name, rotation=0, ha="right", va="center", fontsize=8)
+        if row is axes[0]:
+            for ax, level in zip(row, levels):
+                ax.set_title(f"level {level:.2f}", fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def curves_figure(results: dict[str, ValidationCurves]):
+    """Distance against level for every disturbance (columns) and network (rows); red where a
+    curve does not rise, with the real halves' distance plus the tolerance as a grey band."""
+    import matplotlib.pyplot as plt
+
+    n_cols = max(len(c.curves) for c in results.values())
+    fig, axes = plt.subplots(len(results), n_cols, figsize=(2.5 * n_cols, 2.75 * len(results)), sharex=True,
+                             squeeze=False)
+    for row, (net, curves) in zip(axes, results.items()):
+        for ax, (name, d) in zip(row, curves.curves.items()):
+            ax.plot(curves.levels, d, marker="o", color="C0" if curves.rises(name) else "C3")
+            ax.axhspan(0, np.mean(curves.split_half) + curves.tolerance, color="0.85")
+            ax.set_title(f"{name}\n{'rises' if curves.rises(name) else 'does NOT rise'}", fontsize=9)
+            ax.set_xlabel("level")
+            ax.grid(alpha=0.3)
+        row[0].set_ylabel(f"FD [{net}]")
+    fig.suptitle("Fréchet distance on the offline features between real images and disturbed real images "
+                 "(grey band: two real halves, plus the tolerance)")
+    fig.tight_layout()
+    return fig
+
+
 def pixel_clusters(images: np.ndarray, n_clusters: int, seed: int) -> np.ndarray:
     """Clusters of images with no labels (for mode dropping): k-means on the first 50 principal
     components of the pixels (not on the features under test)."""

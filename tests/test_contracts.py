@@ -14,7 +14,17 @@ from twostep.autoencoders import (
 )
 from twostep.nn.gan import MLPGenerator
 from twostep.pipeline import TwoStepModel
-from twostep.priors import GMMPrior, HMMPrior, Prior, StandardNormalPrior, WGANGPPrior
+from twostep.priors import (
+    BayesianGMMPrior,
+    FlowPrior,
+    GMMPrior,
+    HMMPrior,
+    KDEPrior,
+    Prior,
+    StandardNormalPrior,
+    TwoStageVAEPrior,
+    WGANGPPrior,
+)
 
 PRIORS = {
     "normal": lambda: StandardNormalPrior(),
@@ -22,6 +32,10 @@ PRIORS = {
     "gmm-full": lambda: GMMPrior(3, "full", random_state=0),
     "hmm": lambda: HMMPrior(3, n_iter=5, random_state=0),
     "wgan-gp": lambda: WGANGPPrior(hidden=16, layers=2, iterations=20, batch_size=32, progress=False),
+    "bayesian-gmm": lambda: BayesianGMMPrior(6, "diag", random_state=0),
+    "kde": lambda: KDEPrior(),
+    "flow": lambda: FlowPrior(transforms=2, hidden=16, max_epochs=3, progress=False),
+    "two-stage-vae": lambda: TwoStageVAEPrior(hidden=16, max_epochs=3, progress=False),
 }
 LENGTHS = [150, 100, 50]
 

@@ -80,3 +80,60 @@ def test_gmm_parameters_are_validated():
         GMMPrior(5).fit(np.zeros((2, 3)))
     with pytest.raises(ValueError, match="NaN"):
         GMMPrior(1).fit(np.full((4, 2), np.nan))
+
+
+def _blobs(n=600, seed=0):
+    rng = np.random.default_rng(seed)
+    centres = np.array([[-4.0, 0.0], [4.0, 0.0], [0.0, 5.0]])
+    return centres[rng.integers(0, 3, n)] + 0.5 * rng.standard_normal((n, 2))
+
+
+def test_kde_prior_density_is_the_mean_of_gaussian_kernels_and_its_bandwidth_is_chosen_on_held_out_codes():
+    from scipy.special import logsumexp
+
+    from twostep.priors import KDEPrior
+
+    x = _blobs()
+    kde = KDEPrior(bandwidths=(0.01, 0.1, 0.3, 3.0)).fit(x)
+    assert kde.bandwidth_ == max(kde.validation_loglik_, key=kde.validation_loglik_.get)
+    assert kde.bandwidth_ not in (0.01, 3.0)  # both extremes fit held-out codes worse
+    # independent computation: log mean_i N(y; x_i, diag((h s)^2))
+    y = _blobs(5, seed=1)
+    sd = kde.bandwidth_ * x.std(0)
+    terms = -0.5 * (((y[:, None, :] - x[None]) / sd) ** 2).sum(-1) - np.log(2 * np.pi * sd.prod())
+    np.testing.assert_allclose(kde.log_prob(y), logsumexp(terms, axis=1) - np.log(len(x)), rtol=1e-8)
+
+
+def test_dirichlet_process_gmm_switches_off_the_components_it_does_not_need():
+    from twostep.priors import BayesianGMMPrior
+
+    prior = BayesianGMMPrior(10, "full", weight_concentration_prior=1e-3).fit(_blobs())
+    assert prior.active_components_ == 3
+    assert prior.sample(300, seed=0).shape == (300, 2)
+
+
+def test_flow_prior_learns_a_gaussian_and_stops_early():
+    from twostep.priors import FlowPrior
+
+    rng = np.random.default_rng(0)
+    cov = np.array([[2.0, 1.2], [1.2, 1.0]])
+    x = rng.multivariate_normal([1.0, -2.0], cov, 2000)
+    flow = FlowPrior(transforms=2, hidden=16, max_epochs=300, patience=3, progress=False).fit(x)
+    assert flow.epochs_ < 300 and flow.history_.best_epoch == int(np.argmin(flow.history_.validation))
+    held = rng.multivariate_normal([1.0, -2.0], cov, 2000)
+    true = multivariate_normal([1.0, -2.0], cov).logpdf(held).mean()
+    assert abs(flow.log_prob(held).mean() - true) < 0.05  # nats per code
+    s = flow.sample(4000, seed=0)
+    np.testing.assert_allclose(np.cov(s, rowvar=False), cov, atol=0.15)
+
+
+def test_two_stage_vae_prior_reproduces_the_codes_moments():
+    from twostep.priors import TwoStageVAEPrior
+
+    x = _blobs(2000)
+    prior = TwoStageVAEPrior(hidden=64, max_epochs=40, patience=10, batch_size=128, progress=False).fit(x)
+    s = prior.sample(3000, seed=0)
+    # a collapsed second stage (decoder ignoring z) would give a spread of about a tenth of the codes'
+    np.testing.assert_allclose(s.mean(0), x.mean(0), atol=0.5)
+    np.testing.assert_allclose(s.std(0), x.std(0), rtol=0.3)
+    assert prior.model_.log_gamma.exp().item() < 0.2  # gamma shrinks, as Dai & Wipf's analysis predicts

@@ -2,8 +2,11 @@
 ``sample(n, seed)`` and, where it defines a density, ``log_prob``; fitted attributes end in ``_``."""
 
 from twostep.priors.base import Prior, StandardNormalPrior
+from twostep.priors.density import BayesianGMMPrior, KDEPrior
 from twostep.priors.gmm import COVARIANCE_TYPES, GMMPrior
 from twostep.priors.hmm import HMMPrior
+from twostep.priors.neural import FlowPrior, TwoStageVAEPrior
 from twostep.priors.wgan import WGANGPPrior
 
-__all__ = ["COVARIANCE_TYPES", "GMMPrior", "HMMPrior", "Prior", "StandardNormalPrior", "WGANGPPrior"]
+__all__ = ["COVARIANCE_TYPES", "BayesianGMMPrior", "FlowPrior", "GMMPrior", "HMMPrior", "KDEPrior", "Prior",
+           "StandardNormalPrior", "TwoStageVAEPrior", "WGANGPPrior"]

@@ -132,7 +132,7 @@ class GMMPrior(Prior):
         self._check_fitted()
         n = check_int("n", n, minimum=1)
         rng = np.random.default_rng(seed)
-        components = rng.choice(self.n_components, size=n, p=self.weights_ / self.weights_.sum())
+        components = rng.choice(len(self.weights_), size=n, p=self.weights_ / self.weights_.sum())
         chol = np.linalg.cholesky(self._full_covariances())
         eps = rng.standard_normal((n, self.dim_))
         return self.means_[components] + np.einsum("nij,nj->ni", chol[components], eps)

@@ -80,6 +80,12 @@ SMOKE["feature_validation"] = [
     for metric in ("passed", "split_half_fd", "gaussian_blur.fd_level_2", "mode_dropping.rises", "swirl.fd_level_0")
 ]
 
+ZOO = ("normal", "gaussian", "gmm_diag", "gmm_full", "dp_gmm", "kde", "flow", "two_stage_vae", "wgan_gp",
+       "gmm_full_draw", "gmm_full_draws", "gmm_full_moments", "flow_draw")
+SMOKE["prior_zoo"] = [m for key in ZOO for m in [f"{key}.fid_mnist_cnn", *quality(key, "mnist_cnn")]] + [
+    f"{key}.heldout_loglik" for key in ZOO if key not in ("two_stage_vae", "wgan_gp")] + [
+    "dp_gmm.active_components", "kde.bandwidth", "flow.epochs", "two_stage_vae.epochs"]
+
 # A bad value per notebook that must stop it in its validation cell, before any training.
 BAD_PARAMETERS = {
     "feature_validation": [
@@ -114,6 +120,10 @@ BAD_PARAMETERS = {
         ({"gan_iterations": 0}, "gan_iterations=0 is not allowed"),
         ({"gp_weight": -1.0}, "gp_weight=-1.0 is not allowed"),
         ({"inception": "maybe"}, "inception='maybe' is not allowed"),
+    ],
+    "prior_zoo": [
+        ({"gmm_components": 1}, "gmm_components=1 is not allowed: the zoo needs a mixture"),
+        ({"draws": 1}, "draws=1 is not allowed"),
     ],
     "wgan_gmm": [
         ({"generator": "dcgan"}, "generator='dcgan' is not allowed"),

@@ -254,6 +254,32 @@ class GANPriorConfig(MNISTDataConfig):
     gmm_components: NonNegativeInt
 
 
+class PriorZooConfig(GANPriorConfig):
+    """The prior zoo: the GAN chapter's VAE and WGAN-GP prior (shared through the cache when the
+    values match), and the other priors' budgets."""
+
+    notebook: ClassVar[str] = "prior_zoo"
+    gmm_max_codes: PositiveInt
+    draws: Annotated[int, Field(ge=2, le=20)]
+    flow_transforms: PositiveInt
+    flow_hidden: PositiveInt
+    flow_max_epochs: PositiveInt
+    two_stage_hidden: PositiveInt
+    two_stage_max_epochs: PositiveInt
+    patience: PositiveInt
+    use_cache: bool
+
+    @model_validator(mode="after")
+    def _components(self):
+        if self.gmm_components < 2:
+            raise ValueError(f"gmm_components={self.gmm_components} is not allowed: the zoo needs a mixture of at "
+                             "least 2 components (the single Gaussian is in the zoo already)")
+        if self.gmm_components > self.gmm_max_codes:
+            raise ValueError(f"gmm_max_codes={self.gmm_max_codes} is not allowed: it is fewer than the "
+                             f"gmm_components={self.gmm_components} to fit")
+        return self
+
+
 class WGANGMMConfig(MNISTDataConfig):
     notebook: ClassVar[str] = "wgan_gmm"
     generator: Literal["mlp"]
@@ -338,7 +364,7 @@ class FeatureValidationConfig(NotebookConfig):
 
 CONFIGS: dict[str, type[NotebookConfig]] = {
     c.notebook: c for c in (GridConfig, MNISTConfig, CelebAConfig, ClarinetConfig, GANPriorConfig, WGANGMMConfig,
-                            PCABrainsConfig, FeatureValidationConfig)
+                            PCABrainsConfig, FeatureValidationConfig, PriorZooConfig)
 }
 
 

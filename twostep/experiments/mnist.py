@@ -3,6 +3,7 @@ network, both trained once and cached by the parameters that define them."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +28,7 @@ from twostep.evaluation.samples import clustering_accuracy
 from twostep.experiments.cache import load_or_train
 from twostep.experiments.configs import MNISTDataConfig
 from twostep.experiments.sweeps import SampleScorer
+from twostep.priors import WGANGPPrior
 
 # Bump when a change to the code would change what a cached model is.
 CACHE_FORMAT = 2
@@ -91,6 +93,28 @@ def mnist_feature_network(
 
     model, manifest = load_or_train("mnist_classifier", config, build, train, use_cache=use_cache)
     return ClassifierFeatures(model.to(device), IMAGE_SHAPE, name="mnist_cnn"), manifest
+
+
+def mnist_wgan_prior(codes: np.ndarray, vae_info: dict[str, Any], *, hidden: int, iterations: int, batch_size: int,
+                     n_critic: int, gp_weight: float, lr: float, seed: int, device: str | torch.device = "cpu",
+                     use_cache: bool = True, progress: bool = True) -> tuple[WGANGPPrior, dict[str, Any]]:
+    """The GAN chapter's step 2: a WGAN-GP prior on the codes of the VAE described by ``vae_info``
+    (the manifest :func:`mnist_vae` returns), cached like the VAE, so that every chapter using that
+    VAE and these parameters (the GAN chapter, the prior zoo) shares one trained prior."""
+    prior = WGANGPPrior(hidden=hidden, iterations=iterations, batch_size=batch_size, n_critic=n_critic,
+                        gp_weight=gp_weight, lr=lr, seed=seed, device=device, progress=progress)
+    config = dict(model="mnist_wgan_prior", format=CACHE_FORMAT, vae=vae_info["config"], hidden=hidden,
+                  layers=prior.layers, iterations=iterations, batch_size=batch_size, n_critic=n_critic,
+                  gp_weight=gp_weight, lr=lr, seed=seed)
+
+    def train(modules) -> dict[str, Any]:
+        start = time.perf_counter()
+        history = prior.train(modules, codes)
+        return {"history": history, "seconds": time.perf_counter() - start}
+
+    modules, manifest = load_or_train("mnist_wgan_prior", config, lambda: prior.build(codes.shape[1]), train,
+                                      use_cache=use_cache)
+    return prior.use(modules.to(prior.device), manifest["info"]["history"]), manifest
 
 
 @dataclass

@@ -36,15 +36,29 @@ class WGANGPPrior(Prior):
 
     def fit(self, codes) -> "WGANGPPrior":
         codes = _as_codes(codes)
-        self.dim_ = codes.shape[1]
+        modules = self.build(codes.shape[1])
+        return self.use(modules, self.train(modules, codes))
+
+    def build(self, dim: int) -> torch.nn.ModuleDict:
+        """Untrained generator and critic for codes of size ``dim`` (seeded with ``seed``)."""
         torch.manual_seed(self.seed)
-        self.generator_ = GatedGenerator(self.dim_, self.hidden, self.layers)
-        self.critic_ = critic_mlp(self.dim_, self.hidden, self.layers)
-        self.history_ = train_wgan_gp(
-            self.generator_, self.critic_, codes.astype(np.float32), gaussian_noise(self.dim_),
+        return torch.nn.ModuleDict({"generator": GatedGenerator(dim, self.hidden, self.layers),
+                                    "critic": critic_mlp(dim, self.hidden, self.layers)})
+
+    def train(self, modules: torch.nn.ModuleDict, codes) -> dict[str, list[float]]:
+        """Train ``modules`` (from :meth:`build`) on ``codes`` with WGAN-GP; return the history."""
+        codes = _as_codes(codes)
+        return train_wgan_gp(
+            modules["generator"], modules["critic"], codes.astype(np.float32), gaussian_noise(codes.shape[1]),
             iterations=self.iterations, batch_size=self.batch_size, n_critic=self.n_critic, gp_weight=self.gp_weight,
             lr=self.lr, seed=self.seed, device=self.device, progress=self.progress, desc="WGAN-GP prior",
         )
+
+    def use(self, modules: torch.nn.ModuleDict, history: dict[str, list[float]]) -> "WGANGPPrior":
+        """Become the fitted prior of trained ``modules`` (trained here, or loaded from a cache)."""
+        self.generator_, self.critic_ = modules["generator"], modules["critic"]
+        self.history_ = history
+        self.dim_ = self.generator_.dim
         return self
 
     def sample(self, n: int, seed: int | None = None) -> np.ndarray:

@@ -1,0 +1,144 @@
+"""The prior zoo: many priors fitted on one cached autoencoder's codes, each timed, its held-out
+log-likelihood measured where it has a density, and its decoded samples scored like every other
+model in the book (:class:`~twostep.experiments.sweeps.SampleScorer`).
+
+Also what a prior is fitted on: the encoder means mu(x) (the authors' choice), draws from
+q(h | x) = N(mu(x), sigma(x)^2) (the aggregate posterior the decoder saw in training, as pythae's
+GMM sampler does), and a GMM fitted on the means whose covariances are widened by the mean encoder
+variance (moment matching the aggregate posterior).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from twostep.evaluation.fid import distance_label
+from twostep.experiments.sweeps import SampleScorer
+from twostep.pipeline import TwoStepModel
+from twostep.priors import GMMPrior, Prior
+
+
+def encoder_moments(autoencoder, x: np.ndarray, batch_size: int = 4096) -> tuple[np.ndarray, np.ndarray]:
+    """The encoder's means and variances of q(h | x) for every row of ``x`` (float64)."""
+    means, variances = [], []
+    with torch.no_grad():
+        for start in range(0, len(x), batch_size):
+            batch = torch.as_tensor(np.asarray(x[start : start + batch_size], dtype=np.float32)).to(autoencoder.device)
+            mu, logvar = autoencoder.encode_distribution(batch)
+            means.append(mu.double().cpu().numpy())
+            variances.append(logvar.double().exp().cpu().numpy())
+    return np.concatenate(means), np.concatenate(variances)
+
+
+def posterior_draws(means: np.ndarray, variances: np.ndarray, draws: int, seed: int) -> np.ndarray:
+    """``draws`` codes from q(h | x) per row (rows ``draws`` times as many, grouped by draw)."""
+    rng = np.random.default_rng(seed)
+    return np.concatenate([means + np.sqrt(variances) * rng.standard_normal(means.shape) for _ in range(draws)])
+
+
+def moment_matched(gmm: GMMPrior, variances: np.ndarray) -> GMMPrior:
+    """A copy of a diagonal or full ``gmm`` fitted on encoder means whose every component's
+    covariance is widened by the mean encoder variance: the GMM then approximates the aggregate
+    posterior (1/N) sum_i N(mu_i, diag sigma_i^2) instead of the distribution of the means."""
+    extra = np.asarray(variances).mean(0)
+    if gmm.covariance_type == "diag":
+        covariances = gmm.covariances_ + extra
+    elif gmm.covariance_type == "full":
+        covariances = gmm.covariances_ + np.diag(extra)
+    else:
+        raise ValueError(f"moment matching needs a 'diag' or 'full' GMM, got {gmm.covariance_type!r}")
+    return GMMPrior.from_params(gmm.weights_, gmm.means_, covariances, gmm.covariance_type)
+
+
+@dataclass
+class ZooEntry:
+    """One fitted prior of the zoo: what it is, what it was fitted on, its fit time and the mean
+    log-likelihood of held-out codes (NaN where the prior has no density)."""
+
+    key: str
+    label: str
+    fitted_on: str
+    prior: Prior
+    fit_seconds: float
+    heldout_loglik: float
+
+
+@dataclass
+class PriorZoo:
+    """Fits priors on codes and scores their decoded samples; ``entries`` in fitting order."""
+
+    autoencoder: object
+    scorer: SampleScorer
+    heldout_codes: np.ndarray
+    seed: int
+    entries: dict[str, ZooEntry] = field(default_factory=dict)
+
+    def add(self, key: str, label: str, prior: Prior, codes: np.ndarray | None, *, fitted_on: str = "means",
+            seconds: float | None = None) -> ZooEntry:
+        """Fit ``prior`` on ``codes`` (timed), measure its held-out log-likelihood and score its
+        samples; print one progress line. With ``codes=None`` the prior is fitted already and took
+        ``seconds`` to fit."""
+        start = time.perf_counter()
+        if codes is not None:
+            prior = prior.fit(codes)
+        seconds = time.perf_counter() - start if seconds is None else seconds
+        loglik = float(np.mean(prior.log_prob(self.heldout_codes))) if prior.has_log_prob else float("nan")
+        self.scorer(key, TwoStepModel(self.autoencoder, prior), self.seed + 1)
+        entry = ZooEntry(key, label, fitted_on, prior, seconds, loglik)
+        self.entries[key] = entry
+        fd = next(iter(self.scorer.results[key].values()))
+        print(f"{label:<44} fitted on {fitted_on:<18} in {seconds:6.1f} s   held-out log-lik {loglik:8.2f}   "
+              f"{distance_label(fd.features)} {fd.full:8.2f}", flush=True)
+        return entry
+
+    def metrics(self) -> dict[str, float]:
+        """``<key>.heldout_loglik`` where defined (the scorer has the sample measures). Fit times
+        are in :meth:`timings`: wall times are not results, and differ from run to run."""
+        return {f"{key}.heldout_loglik": e.heldout_loglik for key, e in self.entries.items()
+                if np.isfinite(e.heldout_loglik)}
+
+    def timings(self) -> dict[str, float]:
+        """``{key: fit seconds}``, for ``timings.json``."""
+        return {key: e.fit_seconds for key, e in self.entries.items()}
+
+    def table(self, features: str) -> str:
+        """Markdown: one row per prior, with fit time, held-out log-likelihood and the sample
+        measures on ``features``."""
+        lines = [f"| prior | fitted on | fit (s) | held-out log-lik | {distance_label(features)} | KID × 1000 | "
+                 "precision | recall | density | coverage |", "|---|---|---|---|---|---|---|---|---|---|"]
+        for key, e in self.entries.items():
+            r = self.scorer.results[key][features]
+            q = r.quality
+            loglik = f"{e.heldout_loglik:.2f}" if np.isfinite(e.heldout_loglik) else "—"
+            cells = [f"{1000 * q['kid']:.2f}", *(f"{q[m]:.3f}" for m in ("precision", "recall", "density", "coverage"))] \
+                if q else ["—"] * 5
+            lines.append(f"| {e.label} | {e.fitted_on} | {e.fit_seconds:.1f} | {loglik} | {r.full:.2f} | "
+                         + " | ".join(cells) + " |")
+        return "\n".join(lines)
+
+    def figure(self, features: str, keys: list[str] | None = None):
+        """Horizontal bars of each prior's distance (all samples) and its fit time."""
+        import matplotlib.pyplot as plt
+
+        keys = keys or list(self.entries)
+        labels = [f"{self.entries[k].label} ({self.entries[k].fitted_on})" for k in keys]
+        fds = [self.scorer.results[k][features].full for k in keys]
+        times = [self.entries[k].fit_seconds for k in keys]
+        fig, (a, b) = plt.subplots(1, 2, figsize=(12, 0.38 * len(keys) + 1.5), sharey=True)
+        y = np.arange(len(keys))
+        a.barh(y, fds, color="C0")
+        a.set_yticks(y, labels, fontsize=9)
+        a.invert_yaxis()
+        a.set_xlabel(f"{distance_label(features)} (lower is better)")
+        b.barh(y, times, color="C1")
+        b.set_xscale("log")
+        b.set_xlabel("fit time on the codes (s, this CPU, log scale)")
+        for ax in (a, b):
+            ax.grid(axis="x", alpha=0.3)
+        fig.suptitle("Priors on one MNIST VAE's codes: sample quality and cost")
+        fig.tight_layout()
+        return fig

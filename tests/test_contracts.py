@@ -18,6 +18,7 @@ from twostep.priors import (
     BayesianGMMPrior,
     FlowPrior,
     GMMPrior,
+    GRUPrior,
     HMMPrior,
     KDEPrior,
     Prior,
@@ -36,6 +37,7 @@ PRIORS = {
     "kde": lambda: KDEPrior(),
     "flow": lambda: FlowPrior(transforms=2, hidden=16, max_epochs=3, progress=False),
     "two-stage-vae": lambda: TwoStageVAEPrior(hidden=16, max_epochs=3, progress=False),
+    "gru": lambda: GRUPrior(hidden=8, chunk=25, max_epochs=2, progress=False),
 }
 LENGTHS = [150, 100, 50]
 

@@ -137,3 +137,26 @@ def test_two_stage_vae_prior_reproduces_the_codes_moments():
     np.testing.assert_allclose(s.mean(0), x.mean(0), atol=0.5)
     np.testing.assert_allclose(s.std(0), x.std(0), rtol=0.3)
     assert prior.model_.log_gamma.exp().item() < 0.2  # gamma shrinks, as Dai & Wipf's analysis predicts
+
+
+def test_gru_prior_learns_an_autoregressive_process_that_a_time_blind_gaussian_cannot():
+    from scipy.stats import norm
+
+    from twostep.priors import GRUPrior
+
+    def ar1(n_seq, seed):  # x_t = 0.9 x_(t-1) + 0.3 e_t, from x_(-1) = 0
+        rng = np.random.default_rng(seed)
+        x = np.zeros((n_seq, 100, 2))
+        for t in range(100):
+            x[:, t] = (0.9 * x[:, t - 1] if t else 0.0) + 0.3 * rng.standard_normal((n_seq, 2))
+        return x
+
+    train, test = ar1(40, 0), ar1(5, 1)
+    gru = GRUPrior(hidden=16, chunk=50, max_epochs=150, patience=10, lr=1e-2, progress=False).fit(list(train))
+    true = sum(norm(0.9 * np.concatenate([np.zeros((1, 2)), s[:-1]]), 0.3).logpdf(s).sum() for s in test)
+    per_frame = gru.log_prob(list(test)).sum() / (5 * 100)
+    assert abs(per_frame - true / 500) < 0.1  # nats per frame
+    blind = multivariate_normal(train.reshape(-1, 2).mean(0), np.cov(train.reshape(-1, 2), rowvar=False))
+    assert per_frame > blind.logpdf(test.reshape(-1, 2)).mean() + 0.5
+    s = gru.sample(400, seed=0)
+    assert abs(np.corrcoef(s[1:, 0], s[:-1, 0])[0, 1] - 0.9) < 0.1  # samples keep the lag-1 correlation

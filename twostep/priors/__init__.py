@@ -5,8 +5,8 @@ from twostep.priors.base import Prior, StandardNormalPrior
 from twostep.priors.density import BayesianGMMPrior, KDEPrior
 from twostep.priors.gmm import COVARIANCE_TYPES, GMMPrior
 from twostep.priors.hmm import HMMPrior
-from twostep.priors.neural import FlowPrior, TwoStageVAEPrior
+from twostep.priors.neural import FlowPrior, GRUPrior, TwoStageVAEPrior
 from twostep.priors.wgan import WGANGPPrior
 
-__all__ = ["COVARIANCE_TYPES", "BayesianGMMPrior", "FlowPrior", "GMMPrior", "HMMPrior", "KDEPrior", "Prior",
+__all__ = ["COVARIANCE_TYPES", "BayesianGMMPrior", "FlowPrior", "GMMPrior", "GRUPrior", "HMMPrior", "KDEPrior", "Prior",
            "StandardNormalPrior", "TwoStageVAEPrior", "WGANGPPrior"]

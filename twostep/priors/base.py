@@ -43,6 +43,17 @@ class Prior:
     def log_prob(self, codes) -> np.ndarray:
         raise NotImplementedError(f"{type(self).__name__} defines no density")
 
+    def sample_segments(self, n: int, segment_length: int, seed: int = 0) -> np.ndarray:
+        """``n`` codes drawn as independent sequences of ``segment_length`` codes (the last one cut
+        short), each started afresh; segment ``j`` is seeded with ``seed + j``. For a sequence
+        prior fitted on separate short files (an HMM may learn absorbing end states, in which one
+        long sample eventually stays) sampling segments of a file's length avoids that; for an
+        i.i.d. prior it is just ``n`` draws."""
+        n = check_int("n", n, minimum=1)
+        segment_length = check_int("segment_length", segment_length, minimum=1)
+        segments = [self.sample(segment_length, seed=seed + j) for j in range(-(-n // segment_length))]
+        return np.concatenate(segments)[:n]
+
     def _check_fitted(self) -> None:
         if not hasattr(self, "dim_"):
             raise RuntimeError(f"{type(self).__name__} is not fitted: call fit(codes) first")

@@ -210,16 +210,6 @@ class HMMPrior(Prior):
         x, _ = self.model_.sample(check_int("n", n, minimum=1), random_state=np.random.RandomState(seed))
         return x
 
-    def sample_segments(self, n: int, segment_length: int, seed: int = 0) -> np.ndarray:
-        """``n`` codes drawn as independent sequences of ``segment_length`` codes (the last one cut
-        short), each started afresh from the initial distribution; segment ``j`` is seeded with
-        ``seed + j``. An HMM fitted on separate short files may learn absorbing end states, in which
-        one long sample eventually stays; sampling segments of a file's length avoids that."""
-        n = check_int("n", n, minimum=1)
-        segment_length = check_int("segment_length", segment_length, minimum=1)
-        segments = [self.sample(segment_length, seed=seed + j) for j in range(-(-n // segment_length))]
-        return np.concatenate(segments)[:n]
-
     def log_prob(self, codes, lengths=None) -> np.ndarray:
         """The log-likelihood of each sequence (same conventions as :meth:`fit`)."""
         self._check_fitted()

@@ -15,6 +15,7 @@ from torch import nn
 from twostep.core.validation import check_float, check_int
 from twostep.nn.training import train_model
 from twostep.priors.base import Prior, _as_codes
+from twostep.priors.hmm import _sequences
 
 
 @contextmanager
@@ -54,10 +55,14 @@ class _NeuralPrior(Prior):
         raise NotImplementedError
 
     def fit(self, codes) -> "_NeuralPrior":
-        codes = _as_codes(codes)
-        self.dim_ = codes.shape[1]
-        self.shift_, self.scale_ = codes.mean(0), codes.std(0) + 1e-12
-        z = ((codes - self.shift_) / self.scale_).astype(np.float32)
+        return self._fit_rows(_as_codes(codes))
+
+    def _fit_rows(self, rows: np.ndarray) -> "_NeuralPrior":
+        """Fit on training examples ``rows``: codes ``(n, D)``, or chunks of sequences ``(n, T, D)``."""
+        flat = rows.reshape(-1, rows.shape[-1])
+        self.dim_ = flat.shape[1]
+        self.shift_, self.scale_ = flat.mean(0), flat.std(0) + 1e-12
+        z = ((rows - self.shift_) / self.scale_).astype(np.float32)
         order = np.random.default_rng(self.seed).permutation(len(z))
         n_val = max(1, int(self.validation_fraction * len(z)))
         torch.manual_seed(self.seed)
@@ -155,3 +160,87 @@ class TwoStageVAEPrior(_NeuralPrior):
 
     def __repr__(self) -> str:
         return f"TwoStageVAEPrior(hidden={self.hidden})"
+
+
+class _GRUNet(nn.Module):
+    def __init__(self, dim: int, hidden: int):
+        super().__init__()
+        self.gru = nn.GRU(dim, hidden, batch_first=True)
+        self.out = nn.Linear(hidden, 2 * dim)
+
+    def forward(self, previous: torch.Tensor, state: torch.Tensor | None = None):
+        """Mean and log standard deviation of each frame given the frames before it."""
+        h, state = self.gru(previous, state)
+        mean, log_std = self.out(h).chunk(2, dim=-1)
+        return mean, log_std.clamp(-7.0, 3.0), state
+
+
+class GRUPrior(_NeuralPrior):
+    """An autoregressive prior over sequences of codes: a GRU reads the frames so far and predicts
+    a diagonal Gaussian for the next one (the first from a zero frame). Fitted by maximum
+    likelihood on chunks of ``chunk`` frames, with early stopping on held-out chunks. Sequences
+    follow hmmlearn's convention, as :class:`~twostep.priors.HMMPrior`: ``fit(codes, lengths)``;
+    ``log_prob`` gives one log-likelihood per sequence."""
+
+    sequential = True
+
+    def __init__(self, *, hidden: int = 128, chunk: int = 40, max_epochs: int = 100, patience: int = 10,
+                 batch_size: int = 16, lr: float = 1e-3, validation_fraction: float = 0.1, seed: int = 0,
+                 progress: bool = True):
+        super().__init__(hidden=hidden, max_epochs=max_epochs, patience=patience, batch_size=batch_size, lr=lr,
+                         validation_fraction=validation_fraction, seed=seed, progress=progress)
+        self.chunk = check_int("chunk", chunk, minimum=2)
+
+    def _build(self, dim: int) -> nn.Module:
+        return _GRUNet(dim, self.hidden)
+
+    @staticmethod
+    def _shifted(x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([torch.zeros_like(x[:, :1]), x[:, :-1]], dim=1)
+
+    def _loss(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        mean, log_std, _ = model(self._shifted(x))
+        return (0.5 * ((x - mean) / log_std.exp()) ** 2 + log_std).sum(-1).mean() + 0.5 * x.shape[-1] * np.log(2 * np.pi)
+
+    def fit(self, codes, lengths=None) -> "GRUPrior":
+        x, lengths = _sequences(codes, lengths)
+        bounds = np.cumsum([0, *lengths])
+        chunks = [x[a + i : a + i + self.chunk] for a, b in zip(bounds[:-1], bounds[1:])
+                  for i in range(0, b - a - self.chunk + 1, self.chunk)]
+        if len(chunks) < 2:
+            raise ValueError(f"sequences of {lengths} frames give fewer than 2 chunks of chunk={self.chunk} frames")
+        return self._fit_rows(np.stack(chunks))
+
+    def _standardised(self, x: np.ndarray) -> torch.Tensor:
+        return torch.as_tensor((x - self.shift_) / self.scale_, dtype=torch.float32)
+
+    def log_prob(self, codes, lengths=None) -> np.ndarray:
+        self._check_fitted()
+        x, lengths = _sequences(codes, lengths)
+        bounds = np.cumsum([0, *lengths])
+        out = []
+        with torch.no_grad():
+            for a, b in zip(bounds[:-1], bounds[1:]):
+                z = self._standardised(x[a:b])[None]
+                mean, log_std, _ = self.model_(self._shifted(z))
+                lp = -(0.5 * ((z - mean) / log_std.exp()) ** 2 + log_std + 0.5 * np.log(2 * np.pi)).sum()
+                out.append(float(lp) - (b - a) * np.log(self.scale_).sum())
+        return np.array(out)
+
+    def sample(self, n: int, seed: int | None = None) -> np.ndarray:
+        """One sequence of ``n`` frames, drawn frame by frame."""
+        self._check_fitted()
+        n = check_int("n", n, minimum=1)
+        g = torch.Generator()
+        g.seed() if seed is None else g.manual_seed(seed)
+        frames, state = [], None
+        previous = torch.zeros((1, 1, self.dim_))
+        with torch.no_grad():
+            for _ in range(n):
+                mean, log_std, state = self.model_(previous, state)
+                previous = mean + log_std.exp() * torch.randn(mean.shape, generator=g)
+                frames.append(previous[0, 0].double().numpy())
+        return np.stack(frames) * self.scale_ + self.shift_
+
+    def __repr__(self) -> str:
+        return f"GRUPrior(hidden={self.hidden}, chunk={self.chunk})"

@@ -3,12 +3,47 @@ spectrograms."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+import torch
 
+from twostep.autoencoders import AudioConvVAE, train_vae
 from twostep.data.audio import frame_signal, load_clarinet, overlap_add, synth_clarinet
 from twostep.evaluation.audio import log_spectral_distance, pitch_report
+from twostep.experiments.cache import load_or_train
+
+
+# Bump when a change to the code would change what a cached model is.
+CACHE_FORMAT = 1
+
+
+def clarinet_vae(frames: np.ndarray, data: dict[str, Any], *, latent_dim: int, channels, kernel: int, beta: float,
+                 epochs: int, batch_size: int, lr: float, seed: int, device: str | torch.device = "cpu",
+                 use_cache: bool = True, progress: bool = True) -> tuple[AudioConvVAE, dict[str, Any]]:
+    """Step 1 on audio: the convolutional frame VAE trained on ``frames`` (described by ``data``:
+    :attr:`AudioData.config`), or loaded from the cache when these parameters match, so that the
+    clarinet chapter and the prior zoo share it. The manifest's ``info`` has the loss ``history``
+    and the training ``seconds``."""
+    frame = frames.shape[1]
+    config = dict(model="audio_conv_vae", format=CACHE_FORMAT, data=data, n_frames=len(frames), frame=frame,
+                  latent_dim=latent_dim, channels=list(channels), kernel=kernel, beta=beta, epochs=epochs,
+                  batch_size=batch_size, lr=lr, seed=seed)
+
+    def build() -> AudioConvVAE:
+        torch.manual_seed(seed)
+        return AudioConvVAE(frame, latent_dim, channels=tuple(channels), kernel=kernel, beta=beta)
+
+    def train(model: AudioConvVAE) -> dict[str, Any]:
+        start = time.perf_counter()
+        history = train_vae(model, frames, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, device=device,
+                            progress=progress)
+        return {"history": history, "seconds": time.perf_counter() - start}
+
+    model, manifest = load_or_train("clarinet_vae", config, build, train, use_cache=use_cache)
+    return model.to(device), manifest
 
 
 @dataclass
@@ -20,6 +55,7 @@ class AudioData:
     train_frames: list[np.ndarray]
     test_frames: list[np.ndarray]
     sample_rate: int
+    config: dict[str, Any]  # what defines the data (source, rate, framing, split): part of a cached VAE's key
 
     def describe(self) -> str:
         n_audio = sum(map(len, self.train_audio + self.test_audio)) / self.sample_rate
@@ -40,8 +76,10 @@ def audio_data(source: str, *, sample_rate: int, frame: int, hop: int, n_test_fi
     if n_test_files >= len(audio):
         raise ValueError(f"n_test_files={n_test_files} leaves no training files out of {len(audio)}")
     train, test = audio[:-n_test_files], audio[-n_test_files:]
+    config = dict(source=source, sample_rate=sample_rate, frame=frame, hop=hop, n_test_files=n_test_files,
+                  **({"n_synth_files": n_synth_files, "seed": seed} if source == "synth" else {}))
     return AudioData(train, test, [frame_signal(x, frame, hop) for x in train], [frame_signal(x, frame, hop) for x in test],
-                     sample_rate)
+                     sample_rate, config)
 
 
 def generate_audio(models: dict, n_frames: int, segment_frames: int, hop: int, seed: int) -> dict[str, np.ndarray]:

@@ -229,6 +229,7 @@ class ClarinetConfig(NotebookConfig):
     joint_lr: PositiveFloat
     generate_seconds: Annotated[float, Field(ge=0.5)]
     segment_seconds: Annotated[float, Field(ge=0.5)]
+    use_cache: bool
 
     @model_validator(mode="after")
     def _framing(self):

@@ -268,6 +268,18 @@ class PriorZooConfig(GANPriorConfig):
     two_stage_hidden: PositiveInt
     two_stage_max_epochs: PositiveInt
     patience: PositiveInt
+    audio_source: Literal["files", "synth"]
+    audio_n_synth_files: Annotated[int, Field(ge=2)]
+    audio_n_test_files: PositiveInt
+    audio_latent_dim: PositiveInt
+    audio_channels: Annotated[list[PositiveInt], Field(min_length=2, max_length=2)]
+    audio_vae_epochs: PositiveInt
+    hmm_states: Annotated[int, Field(ge=2)]
+    hmm_n_iter: PositiveInt
+    gru_hidden: PositiveInt
+    gru_max_epochs: PositiveInt
+    audio_seconds: Annotated[float, Field(ge=0.5)]
+    audio_segment_seconds: Annotated[float, Field(ge=0.5)]
     use_cache: bool
 
     @model_validator(mode="after")

@@ -108,8 +108,8 @@ class PriorZoo:
     def table(self, features: str) -> str:
         """Markdown: one row per prior, with fit time, held-out log-likelihood and the sample
         measures on ``features``."""
-        lines = [f"| prior | fitted on | fit (s) | held-out log-lik | {distance_label(features)} | KID × 1000 | "
-                 "precision | recall | density | coverage |", "|---|---|---|---|---|---|---|---|---|---|"]
+        lines = [(f"| prior | fitted on | fit (s) | held-out log-lik | {distance_label(features)} | KID × 1000 | "
+                  "precision | recall | density | coverage |"), "|---|---|---|---|---|---|---|---|---|---|"]
         for key, e in self.entries.items():
             r = self.scorer.results[key][features]
             q = r.quality

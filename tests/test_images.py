@@ -158,3 +158,19 @@ def test_celeba_is_decoded_once_then_served_from_a_checked_cache(shared_data, tm
     assert any("does not match its checksum" in str(w.message) for w in caught)
     assert np.array_equal(third, direct) and "from the cache" not in note3
     assert load_celeba(41, 16)[0].shape[0] == 41  # another count is another entry
+
+
+def test_laplacian_variance_matches_a_direct_four_neighbour_laplacian():
+    # independent reference: the 4-neighbour stencil on the image padded by mirroring its edge pixels
+    images = np.random.default_rng(0).random((3, 12, 9))
+    padded = np.pad(images, ((0, 0), (1, 1), (1, 1)), mode="symmetric")
+    lap = (padded[:, :-2, 1:-1] + padded[:, 2:, 1:-1] + padded[:, 1:-1, :-2] + padded[:, 1:-1, 2:]
+           - 4 * padded[:, 1:-1, 1:-1])
+    np.testing.assert_allclose(laplacian_variance(images), lap.reshape(3, -1).var(1), rtol=1e-10)
+    # a known answer: on a +-1 checkerboard every interior pixel's Laplacian is -8 times itself
+    board = np.indices((32, 32)).sum(0) % 2 * 2.0 - 1.0
+    padded = np.pad(board, 1, mode="symmetric")
+    lap = padded[:-2, 1:-1] + padded[2:, 1:-1] + padded[1:-1, :-2] + padded[1:-1, 2:] - 4 * board
+    np.testing.assert_array_equal(lap[1:-1, 1:-1], -8 * board[1:-1, 1:-1])  # variance 64 inside
+    assert laplacian_variance(board[None])[0] == pytest.approx(lap.var())
+    assert 60 < laplacian_variance(board[None])[0] < 64  # the mirrored border lowers it a little

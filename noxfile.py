@@ -56,7 +56,8 @@ def tests(session: nox.Session) -> None:
     # One torch thread per notebook kernel: the two xdist workers each run one, and two kernels
     # of 2 threads on 2 cores run 5-10 times slower. nbval re-runs them with the same count.
     env["TWOSTEP_THREADS"] = "1"
-    session.run("pytest", "tests", "--ignore=tests/browser", "-m", "not sweep", *workers, *session.posargs, env=env)
+    session.run("pytest", "tests", "--ignore=tests/browser", "-m", "not sweep", "--durations=15", *workers,
+                *session.posargs, env=env)
     # The sweep tests start their own Dask workers (one per core): run them alone, not beside xdist's.
     session.run("pytest", "tests", "--ignore=tests/browser", "-m", "sweep", "-p", "no:cacheprovider", env=env)
     executed = sorted(str(p) for p in smoke.glob("*.ipynb"))
@@ -64,7 +65,11 @@ def tests(session: nox.Session) -> None:
         session.error(f"no executed smoke notebooks in {smoke}")
     # nbval re-runs each executed notebook and compares the outputs of cells marked
     # NBVAL_CHECK_OUTPUT: the same parameters must give the same numbers.
-    session.run("pytest", "--nbval-lax", "--nbval-current-env", "-p", "no:cacheprovider", *executed, env=env)
+    # Two notebooks at a time (one kernel per xdist worker, each on one torch thread); --dist
+    # loadfile keeps every cell of a notebook in one worker, in order, in one kernel.
+    nbval_workers = [*workers, "--dist", "loadfile"] if workers else []
+    session.run("pytest", "--nbval-lax", "--nbval-current-env", "-p", "no:cacheprovider", *nbval_workers, *executed,
+                env=env)
     # The book built from the smoke runs, opened chapter by chapter in headless Chromium.
     site = ROOT / "build" / "smoke-site"
     _stage_book(smoke, site)

@@ -69,13 +69,13 @@ class SampleScorer:
     def table(self) -> str:
         lines = []
         for name in [n.name for n in self.evaluator.networks]:
-            lines.append(f"{distance_label(name)}; KID x 1000; precision, recall, density, coverage [{name}]")
+            lines.append(f"{distance_label(name)}; KID; precision, recall, density, coverage [{name}]")
             for key, by_net in self.results.items():
                 r = by_net[name]
                 line = f"  {key:<26} full {r.full:9.3f}   batches {r.mean:9.3f} ± {r.std:.3f}"
                 if r.quality:
                     q = r.quality
-                    line += (f"   KID {1000 * q['kid']:7.2f} ± {1000 * q['kid_std']:.2f}   P {q['precision']:.3f}  "
+                    line += (f"   KID {q['kid']:9.4g} ± {q['kid_std']:.3g}   P {q['precision']:.3f}  "
                              f"R {q['recall']:.3f}  D {q['density']:.3f}  C {q['coverage']:.3f}")
                 lines.append(line)
         return "\n".join(lines)

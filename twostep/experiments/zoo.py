@@ -108,13 +108,13 @@ class PriorZoo:
     def table(self, features: str) -> str:
         """Markdown: one row per prior, with fit time, held-out log-likelihood and the sample
         measures on ``features``."""
-        lines = [(f"| prior | fitted on | fit (s) | held-out log-lik | {distance_label(features)} | KID × 1000 | "
+        lines = [(f"| prior | fitted on | fit (s) | held-out log-lik | {distance_label(features)} | KID | "
                   "precision | recall | density | coverage |"), "|---|---|---|---|---|---|---|---|---|---|"]
         for key, e in self.entries.items():
             r = self.scorer.results[key][features]
             q = r.quality
             loglik = f"{e.heldout_loglik:.2f}" if np.isfinite(e.heldout_loglik) else "—"
-            cells = [f"{1000 * q['kid']:.2f}", *(f"{q[m]:.3f}" for m in ("precision", "recall", "density", "coverage"))] \
+            cells = [f"{q['kid']:.4g}", *(f"{q[m]:.3f}" for m in ("precision", "recall", "density", "coverage"))] \
                 if q else ["—"] * 5
             lines.append(f"| {e.label} | {e.fitted_on} | {e.fit_seconds:.1f} | {loglik} | {r.full:.2f} | "
                          + " | ".join(cells) + " |")

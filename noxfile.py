@@ -55,7 +55,8 @@ def tests(session: nox.Session) -> None:
     workers = ["-n", "2"] if (os.cpu_count() or 1) >= 2 else []
     # One torch thread per notebook kernel: the two xdist workers each run one, and two kernels
     # of 2 threads on 2 cores run 5-10 times slower. nbval re-runs them with the same count.
-    env["TWOSTEP_THREADS"] = "1"
+    env["TWOSTEP_THREADS"] = "1"  # torch in the test processes too (tests/conftest.py)
+    env.update({name: "1" for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")})
     session.run("pytest", "tests", "--ignore=tests/browser", "-m", "not sweep", "--durations=15", *workers,
                 *session.posargs, env=env)
     # The sweep tests start their own Dask workers (one per core): run them alone, not beside xdist's.

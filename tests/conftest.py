@@ -7,6 +7,16 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
 
+def pytest_configure(config):
+    """Torch threads per test process: ``$TWOSTEP_THREADS`` when set (``nox -s tests`` sets 1, for
+    its two xdist workers on 2 cores: two processes of 2 threads each run torch 5-10 times slower)."""
+    threads = os.environ.get("TWOSTEP_THREADS")
+    if threads:
+        import torch
+
+        torch.set_num_threads(int(threads))
+
+
 @pytest.fixture(scope="session")
 def root() -> Path:
     return ROOT

@@ -355,6 +355,7 @@ class FeatureValidationConfig(NotebookConfig):
     n_per_half: Annotated[int, Field(ge=50, le=5000)]
     levels: Annotated[int, Field(ge=3, le=11)]
     n_repeats: Annotated[int, Field(ge=2, le=20)]
+    draws: Annotated[int, Field(ge=1, le=200)]
     mnist_n_train: Annotated[int, Field(ge=100, le=60000)]
     classifier_epochs: PositiveInt
     celeba_images: Annotated[int, Field(ge=200)]

@@ -4,6 +4,8 @@
 
 - VAE training throughput in samples/s, and the fraction of this machine's measured float32
   matmul rate that it reaches (model FLOPs: 3 x forward multiply-adds x 2);
+- the same for the joint GMM-VAE (eq. 2, the network's FLOPs plus the GMM terms, B x C x D
+  multiply-adds each for the responsibilities and the cross-entropy) at each component count;
 - the time to refit a GMM prior on cached codes, for diagonal and full covariances.
 """
 
@@ -16,6 +18,7 @@ import torch
 
 from twostep.autoencoders import MLPVAE, train_vae
 from twostep.data import load_mnist
+from twostep.joint import GMMVAE, train_joint
 from twostep.priors import GMMPrior
 
 
@@ -40,6 +43,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--components", type=int, nargs="+", default=[10, 50, 100])
+    parser.add_argument("--joint-components", type=int, nargs="+", default=[10, 50])
     parser.add_argument("--codes", type=int, default=20000)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -57,6 +61,19 @@ def main() -> None:
     gflops = rate * vae_flops_per_sample(vae) / 1e9
     print(f"VAE training (batch {args.batch_size}): {rate:,.0f} samples/s, {seconds / args.epochs:.2f} s/epoch, "
           f"{gflops:.1f} GFLOP/s = {100 * gflops / peak:.0f}% of the measured matmul rate")
+
+    for k in args.joint_components:
+        joint = GMMVAE.from_two_step(vae, GMMPrior(k, "diag", random_state=0).fit(vae.encode(x[:5000])),
+                                     likelihood="bernoulli", beta=1.0)
+        train_joint(joint, x[:5000], epochs=1, batch_size=args.batch_size, progress=False)  # warm up
+        start = time.perf_counter()
+        train_joint(joint, x, epochs=args.epochs, batch_size=args.batch_size, lr=1e-4, progress=False)
+        seconds = time.perf_counter() - start
+        rate = args.epochs * len(x) / seconds
+        flops = vae_flops_per_sample(joint.autoencoder) + 3 * 2 * 2 * k * joint.latent_dim
+        gflops = rate * flops / 1e9
+        print(f"joint GMM-VAE, {k:>3} components (batch {args.batch_size}): {rate:,.0f} samples/s, "
+              f"{seconds / args.epochs:.2f} s/epoch, {gflops:.1f} GFLOP/s = {100 * gflops / peak:.0f}% of the matmul rate")
 
     codes = vae.encode(x)[: args.codes]
     for cov in ("diag", "full"):

@@ -57,6 +57,35 @@ def test_fid_rules():
     assert verdicts("mnist_fid", mnist(100, {1: 90}, {})) == [NOT_RUN, NOT_RUN]
 
 
+def numbers(experiment, metrics):
+    return [r["numbers"] for r in evaluate({experiment: metrics}) if r["experiment"] == experiment]
+
+
+def test_joint_claim_takes_the_best_joint_model_from_two_step_and_states_its_budget():
+    m = mnist(100, {1: 120, 10: 50, 50: 30}, {10: 60, 50: 32})
+    assert verdicts("mnist_fid", m)[1] == NOT_REPRODUCED  # 60 > 1.1 x 50 at 10 components
+    m.update({"joint_vade_10.fid_mnist_cnn": 48.0, "joint_vade_10.epochs": 23.0, "joint_vade_10.converged": 1.0,
+              "joint_two_step_50.epochs": 10.0, "joint_two_step_50.converged": 0.0})
+    assert verdicts("mnist_fid", m)[1] == PARTLY  # VaDE at 10 (48 <= 50), the authors' baseline at 50 (32 > 30)
+    text = numbers("mnist_fid", m)[1]
+    assert "48.00 [VaDE protocol (23 epochs, converged)] vs 50.00" in text
+    assert "32.00 [from two-step (10 epochs, not converged)] vs 30.00" in text
+    m["joint_vade_10.fid_mnist_cnn"] = 70.0  # worse than the authors' baseline: the best one is compared
+    assert "60.00 [from two-step]" in numbers("mnist_fid", m)[1]
+    # over seeds, convergence is the share of seeds
+    runs = [dict(m, **{"joint_two_step_50.converged": c}) for c in (0.0, 1.0, 1.0)]
+    text = [r["numbers"] for r in evaluate_runs({"mnist_fid": runs}) if r["experiment"] == "mnist_fid"][1]
+    assert "converged in 67% of seeds" in text
+
+
+def test_grid_joint_numbers_show_the_variants_and_the_budget():
+    m = dict(grid(0, 0, 13), **{"joint_gmm_vae.epochs": 1250.0, "joint_gmm_vae.converged": 0.0,
+                                "joint_prior_lr.modes_covered": 7.0, "joint_kmeanspp.modes_covered": 0.0})
+    text = numbers("grid_gmm", m)[1]
+    assert "joint GMM-VAE (1250 epochs, not converged) 0" in text
+    assert "prior at a 100× learning rate 7" in text and "k-means++ means 0" in text
+
+
 def wgan(base, gmm, coverage):
     """WGAN-GMM metrics: FD and coverage of the plain WGAN-GP (key None) and of GMM priors by k."""
     m = {}

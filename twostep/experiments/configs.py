@@ -149,6 +149,8 @@ class GridConfig(NotebookConfig):
     hidden_dim: PositiveInt
     epochs: NonNegativeInt
     joint_epochs: NonNegativeInt
+    joint_prior_lr: PositiveFloat
+    joint_max_epochs: NonNegativeInt
     beta: PositiveFloat
     n_init: PositiveInt
     n_per_mode: Annotated[int, Field(ge=5)]
@@ -171,6 +173,10 @@ class MNISTConfig(SweepConfig, MNISTDataConfig):
     joint_random_epochs: NonNegativeInt
     joint_batch_size: PositiveInt
     joint_likelihood: Literal["bernoulli", "laplace"]
+    heldout_images: Annotated[int, Field(ge=10, le=10000)]
+    vade_epochs: NonNegativeInt
+    vade_lr: PositiveFloat
+    vade_batch_size: PositiveInt
 
     @model_validator(mode="after")
     def _sizes(self):
@@ -191,12 +197,16 @@ class CelebAConfig(SweepConfig):
     image_size: Annotated[int, Field(ge=16, le=256)]
     width: PositiveInt
     rotnet_epochs: PositiveInt
+    heldout_images: Annotated[int, Field(ge=10)]
 
     @model_validator(mode="after")
     def _sizes(self):
         if self.n_test > self.n_images - 10:
             raise ValueError(f"n_test={self.n_test} is not allowed: it must leave at least 10 of the "
                              f"{self.n_images} images for training")
+        if self.heldout_images > self.n_test:
+            raise ValueError(f"heldout_images={self.heldout_images} is not allowed: it is more than the n_test={self.n_test} "
+                             "held-out images")
         largest, n_train = max(self.component_counts + self.joint_components), self.n_images - self.n_test
         if largest > n_train:
             raise ValueError(f"component_counts={self.component_counts} / joint_components={self.joint_components} "

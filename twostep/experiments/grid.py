@@ -30,11 +30,12 @@ def grid_metrics(models: dict, scores: dict[str, dict[str, float]], data: GridDa
 
 
 def grid_table(metrics: dict[str, float], labels: dict[str, str]) -> str:
-    lines = [f"{'model':<18}{'modes covered':>15}{'high quality':>14}{'test log-lik':>14}"]
+    w = max(18, *(len(label) + 2 for label in labels.values()))
+    lines = [f"{'model':<{w}}{'modes covered':>15}{'high quality':>14}{'test log-lik':>14}"]
     for key, label in labels.items():
-        lines.append(f"{label:<18}{metrics[key + '.modes_covered']:>12}/16{metrics[key + '.high_quality_fraction']:>14.3f}"
+        lines.append(f"{label:<{w}}{metrics[key + '.modes_covered']:>12}/16{metrics[key + '.high_quality_fraction']:>14.3f}"
                      f"{metrics[key + '.test_log_likelihood']:>14.3f}")
-    lines.append(f"{'true mixture':<18}{'':>15}{'':>14}{metrics['data.true_test_log_likelihood']:>14.3f}")
+    lines.append(f"{'true mixture':<{w}}{'':>15}{'':>14}{metrics['data.true_test_log_likelihood']:>14.3f}")
     return "\n".join(lines)
 
 

@@ -1,4 +1,5 @@
-"""One run of a joint baseline, as every chapter makes it: seed, build, train, time."""
+"""One run of a joint baseline, as every chapter makes it: seed, build, train (watching a held-out
+objective), time; and the chapters' convergence figure and table of such runs."""
 
 from __future__ import annotations
 
@@ -6,30 +7,198 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import nn
 
 from twostep.core.runtime import seed_everything
 from twostep.joint.training import train_joint
+from twostep.nn.convergence import Convergence, convergence
+from twostep.nn.training import History
 
 
 @dataclass
 class JointRun:
-    """A trained joint model, its training curve (mean loss per epoch) and its training time."""
+    """A trained joint model, its training history (mean loss per epoch; with a held-out set, the
+    held-out objective per epoch as ``history.validation``, and the training time up to each epoch
+    as ``history.seconds``) and its training time (seconds, held-out scoring excluded)."""
 
     model: nn.Module
-    history: list[float]
+    history: History
     seconds: float
+
+    @property
+    def epochs(self) -> int:
+        return len(self.history)
+
+    @property
+    def convergence(self) -> Convergence:
+        """The library's convergence rule (:mod:`twostep.nn.convergence`) on the held-out curve."""
+        if not self.history.validation:
+            raise ValueError("this run was trained without a held-out set")
+        return convergence(self.history.validation)
+
+    def metrics(self, key: str) -> dict[str, float]:
+        """What the metrics file records of the run (deterministic: no wall time): epochs run, the
+        final held-out objective, its relative improvement over the last tenth and the verdict."""
+        out = {f"{key}.epochs": float(self.epochs)}
+        if self.history.validation:
+            verdict = self.convergence
+            out[f"{key}.heldout_objective"] = self.history.validation[-1]
+            out[f"{key}.heldout_improvement_last_tenth"] = verdict.improvement
+            out[f"{key}.converged"] = float(verdict.converged)
+        return out
 
 
 def run_joint(build: Callable[[], nn.Module], data, *, seed: int, epochs: int, lr: float, batch_size: int | None,
-              device: str | torch.device, desc: str) -> JointRun:
+              device: str | torch.device, desc: str, validation=None, **kwargs) -> JointRun:
     """Seed everything with ``seed``, ``build()`` the joint model (a fresh network draws its weights
     here), and train it with :func:`~twostep.joint.train_joint` (shuffling and sampling seeded with
-    ``seed``), timing the training."""
+    ``seed``), timing the training. With ``validation`` the held-out objective is recorded after
+    every epoch (on its own random numbers: training is unchanged) and the last weights are kept;
+    other keyword arguments (``stop``, ``lr_decay``) go to :func:`twostep.nn.training.train_model`."""
     seed_everything(seed)
     model = build()
     start = time.perf_counter()
+    kwargs.setdefault("restore_best", False)
     history = train_joint(model, data, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, device=device,
-                          desc=desc)
-    return JointRun(model, history, time.perf_counter() - start)
+                          desc=desc, validation=validation, **kwargs)
+    # the training time: without the held-out scoring, which only watches
+    return JointRun(model, history, history.seconds[-1] if history.seconds else time.perf_counter() - start)
+
+
+def convergence_figure(runs: dict[str, JointRun], title: str, *, objective: str = "loss (negative weighted ELBO)"):
+    """Training loss (thin) and held-out objective (thick) of each run against its epochs, one
+    colour per run, the legend giving each run's convergence verdict."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    for i, (label, run) in enumerate(runs.items()):
+        colour = f"C{i}"
+        epochs = np.arange(1, run.epochs + 1)
+        ax.plot(epochs, run.history, color=colour, lw=1, alpha=0.6)
+        if run.history.validation:
+            verdict = run.convergence
+            state = "converged" if verdict.converged else ("not judged" if run.epochs < 2 else "not converged")
+            ax.plot(epochs, run.history.validation, color=colour, lw=2.2, marker="o" if run.epochs < 30 else None,
+                    ms=3, label=f"{label}: {state}")
+    ax.plot([], [], color="0.4", lw=1, alpha=0.6, label="(thin: training loss)")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(f"held-out {objective}")
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def convergence_table(runs: dict[str, JointRun]) -> str:
+    """One line per run: epochs, training seconds, first and last held-out objective, the verdict."""
+    width = max(24, *(len(label) + 2 for label in runs))
+    lines = [f"{'':<{width}}{'epochs':>7}{'seconds':>9}{'held-out start':>16}{'held-out end':>14}   verdict"]
+    for label, run in runs.items():
+        curve = run.history.validation or [float("nan")]
+        lines.append(f"{label:<{width}}{run.epochs:>7}{run.seconds:>9.0f}{curve[0]:>16.3f}{curve[-1]:>14.3f}   "
+                     f"{run.convergence.describe() if run.history.validation else 'no held-out set'}")
+    return "\n".join(lines)
+
+
+def time_to_reach(run: JointRun, target: float) -> tuple[int, float] | None:
+    """The first epoch (from 1) whose held-out objective is at or below ``target``, and the training
+    seconds up to the end of it; ``None`` when the run never reached it."""
+    for epoch, (value, seconds) in enumerate(zip(run.history.validation, run.history.seconds), start=1):
+        if value <= target:
+            return epoch, seconds
+    return None
+
+
+@dataclass
+class CostRow:
+    """One model of an equal-compute table: what its training cost and what it scored."""
+
+    label: str
+    network_epochs: int
+    seconds: float
+    distance: float
+    heldout_objective: float
+    verdict: str
+    accuracy: float = float("nan")
+
+
+def cost_table(rows: list[CostRow], distance_name: str) -> str:
+    """The equal-compute table: network epochs and wall time of all training (both steps for a
+    two-step model), the Fréchet distance, the held-out objective, clustering accuracy, convergence."""
+    width = max(30, *(len(r.label) + 2 for r in rows))
+    dw = max(18, len(distance_name) + 2)
+    header = f"{'':<{width}}{'net epochs':>11}{'train s':>9}{distance_name:>{dw}}{'held-out obj.':>15}{'cluster acc':>13}"
+    lines = [header + "   convergence"]
+    for r in rows:
+        acc = "" if np.isnan(r.accuracy) else f"{100 * r.accuracy:.1f}%"
+        lines.append(f"{r.label:<{width}}{r.network_epochs:>11}{r.seconds:>9.0f}{r.distance:>{dw}.2f}"
+                     f"{r.heldout_objective:>15.2f}{acc:>13}   {r.verdict}")
+    return "\n".join(lines)
+
+
+RUN_LABELS = {"two_step": "joint from two-step", "random": "joint from random", "vade": "joint, VaDE protocol"}
+
+
+def two_step_objectives(autoencoder, sweep, components, heldout, *, likelihood: str, beta: float,
+                        seed: int) -> dict[int, float]:
+    """The joint objective on ``heldout`` of each two-step model (the autoencoder and the sweep's
+    diagonal GMM of ``k`` components, as the joint model from two-step starts), with the noise
+    seed the joint runs' held-out curves use: where the joint models' curves start from."""
+    from twostep.joint import GMMVAE
+    from twostep.nn.training import mean_loss
+
+    out = {}
+    for k in components:
+        start = GMMVAE.from_two_step(autoencoder, sweep.prior(k, "diag"), likelihood=likelihood, beta=beta)
+        out[k] = mean_loss(start, start.loss, heldout, seed=seed)
+    return out
+
+
+def equal_compute(score, features: str, runs: dict[str, JointRun], *, step1_epochs: int, step1_seconds: float,
+                  gmm_seconds: dict[int, float], two_step_objective: dict[int, float],
+                  accuracy: dict[str, float] | None = None) -> tuple[str, dict[str, float]]:
+    """The equal-compute table of a chapter and what it measured, as ``(text, timings)``.
+
+    Rows per component count ``k`` of ``two_step_objective``: the two-step diagonal GMM (step 1 plus
+    its EM fit), then every run named ``joint_<init>_<k>`` (``init``: ``two_step`` and ``vade``
+    start from the two-step model, so their cost includes it; ``random`` starts from nothing).
+    ``score`` is the chapter's :class:`~twostep.experiments.sweeps.SampleScorer`; ``accuracy``
+    maps a model key to its clustering accuracy. The text ends with how long joint training from
+    random took to reach the two-step model's held-out objective (the paper's cost argument)."""
+    from twostep.evaluation.fid import distance_label
+
+    def distance(key: str) -> float:  # NaN for a model the chapter did not score
+        result = score.results.get(key, {}).get(features)
+        return float("nan") if result is None else result.full
+
+    accuracy = accuracy or {}
+    rows, timings = [], {"step1.train_seconds": step1_seconds}
+    for k, objective in two_step_objective.items():
+        key = f"two_step_diag_{k}"
+        rows.append(CostRow(f"two-step diag, {k}", step1_epochs, step1_seconds + gmm_seconds[k], distance(key), objective, "EM to its tolerance",
+                            accuracy.get(key, float("nan"))))
+        timings[f"{key}.fit_seconds"] = gmm_seconds[k]
+        for init, label in RUN_LABELS.items():
+            key = f"joint_{init}_{k}"
+            if key not in runs:
+                continue
+            run = runs[key]
+            epochs, seconds = (0, 0.0) if init == "random" else (step1_epochs, step1_seconds + gmm_seconds[k])
+            rows.append(CostRow(f"{label}, {k}", epochs + run.epochs, seconds + run.seconds, distance(key),
+                                run.history.validation[-1],
+                                run.convergence.describe().split(":")[0], accuracy.get(key, float("nan"))))
+            timings[f"{key}.train_seconds"] = run.seconds
+    lines = [cost_table(rows, distance_label(features))]
+    for k, objective in two_step_objective.items():
+        run = runs.get(f"joint_random_{k}")
+        if run is None:
+            continue
+        reached = time_to_reach(run, objective)
+        lines.append(f"{k} components: two-step took {step1_seconds + gmm_seconds[k]:.0f} s to a held-out objective of "
+                     f"{objective:.2f}; " + (f"joint from random reached it at epoch {reached[0]} after {reached[1]:.0f} s."
+                                             if reached else f"joint from random did not reach it in {run.epochs} epochs "
+                                             f"({run.seconds:.0f} s; its best: {min(run.history.validation):.2f})."))
+    return "\n".join(lines), timings

@@ -108,6 +108,27 @@ class GMMVAE(nn.Module):
         return cls(autoencoder, n_components, seed=seed, **kwargs)
 
     @classmethod
+    def kmeans_plus_plus_init(cls, autoencoder: Autoencoder, n_components: int, data, *, seed: int = 0,
+                              **kwargs) -> "GMMVAE":
+        """Joint model with the network as given (fresh) and the GMM means seeded by k-means++ on its
+        codes of ``data`` (scikit-learn's ``kmeans_plusplus``: spread-out data points, not N(0, I)
+        draws that may all fall in one corner of the code cloud), the codes' variance per dimension
+        as every component's variance, equal weights."""
+        from sklearn.cluster import kmeans_plusplus
+
+        model = cls(autoencoder, n_components, seed=seed, **kwargs)
+        codes = autoencoder.encode(data).astype(np.float64)
+        centres, _ = kmeans_plusplus(codes, n_components, random_state=seed)
+        with torch.no_grad():
+            model.means.copy_(torch.as_tensor(centres, dtype=torch.float32))
+            model.logvars.copy_(torch.as_tensor(np.log(codes.var(0) + 1e-8), dtype=torch.float32).expand_as(model.logvars))
+        return model.to(autoencoder.device)
+
+    def prior_parameters(self):
+        """The GMM's parameters (mixture logits, means, log-variances), e.g. for their own learning rate."""
+        return [self.pi_logits, self.means, self.logvars]
+
+    @classmethod
     def from_two_step(cls, autoencoder: Autoencoder, prior: GMMPrior, **kwargs) -> "GMMVAE":
         """Joint model initialised from a two-step model (a copy of its network and its GMM), as the
         authors' MNIST baseline does. A full-covariance GMM contributes its diagonal, with a warning."""

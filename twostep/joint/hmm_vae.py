@@ -54,6 +54,10 @@ class JointHMMVAE(nn.Module):
         """Fresh network (as given) and an HMM with uniform start and transitions, N(0, I)-drawn means."""
         return cls(autoencoder, n_states, seed=seed)
 
+    def prior_parameters(self):
+        """The HMM's parameters (start and transition logits, means, log-variances)."""
+        return [self.start_logits, self.trans_logits, self.means, self.logvars]
+
     @classmethod
     def from_two_step(cls, autoencoder: Autoencoder, prior: HMMPrior) -> "JointHMMVAE":
         """A copy of the two-step network and its Baum-Welch HMM, as trainable parameters."""

@@ -3,6 +3,7 @@ guard against non-finite losses and parameters."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import numpy as np
@@ -18,13 +19,17 @@ _NON_FINITE_HINT = "Try a smaller learning rate, or check the data for NaN or in
 
 
 class History(list):
-    """The mean training loss of each epoch (a list), and with a validation set, the validation
-    loss of each epoch (``validation``) and the epoch whose weights were kept (``best_epoch``, from 0)."""
+    """The mean training loss of each epoch (a list); the training wall time up to the end of each
+    epoch (``seconds``, validation excluded); with a validation set, the validation loss of each
+    epoch (``validation``) and the epoch whose weights were kept (``best_epoch``, from 0; ``None``
+    when the last weights are kept); ``stopped_early`` when patience or a stop rule ended training."""
 
     def __init__(self, values=()):
         super().__init__(values)
         self.validation: list[float] = []
+        self.seconds: list[float] = []
         self.best_epoch: int | None = None
+        self.stopped_early = False
 
 
 def _tensors(data, device: torch.device) -> list[torch.Tensor]:
@@ -46,9 +51,13 @@ def train_model(
     epochs: int,
     validation=None,
     patience: int | None = None,
+    restore_best: bool = True,
+    stop: Callable[[History], bool] | None = None,
     batch_size: int | None = None,
     lr: float = 2e-4,
     betas: tuple[float, float] = (0.5, 0.999),
+    lr_decay: tuple[int, float] | None = None,
+    param_groups: list[dict] | None = None,
     seed: int = 0,
     device: str | torch.device = "auto",
     progress: bool = True,
@@ -66,8 +75,17 @@ def train_model(
     naming ``desc``, the epoch and the batch.
 
     With ``validation`` (arrays like ``data``), the mean ``loss_fn`` on it is computed after every
-    epoch without gradients; training stops when it has not improved for ``patience`` epochs (never,
-    with ``patience=None``) and the weights of the best epoch are restored (early stopping).
+    epoch without gradients, with its own random numbers (seeded with ``seed`` at every epoch, so
+    every epoch is scored on the same noise, and training draws exactly the numbers it would draw
+    without validation); training stops when it has not improved for ``patience`` epochs (never,
+    with ``patience=None``) and the weights of the best epoch are restored (early stopping) unless
+    ``restore_best=False`` (a validation curve to watch, the last weights kept).
+
+    ``stop(history)``, called after every epoch, ends training when it returns true (for example
+    :class:`twostep.nn.convergence.UntilConverged`). ``lr_decay=(every, factor)`` multiplies the
+    learning rate by ``factor`` every ``every`` epochs (VaDE's schedule: every 10 epochs by 0.9).
+    ``param_groups`` (torch's optimiser groups, e.g. a joint model's prior at its own learning rate)
+    replaces the model's trainable parameters at ``lr``.
     """
     epochs = check_int("epochs", epochs, minimum=0)
     if batch_size is not None:
@@ -82,12 +100,19 @@ def train_model(
     batch_size = n if batch_size is None else min(batch_size, n)
     generator = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)  # the reparameterisation noise
-    optimiser = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr, betas=betas)
+    groups = param_groups if param_groups is not None else [p for p in model.parameters() if p.requires_grad]
+    optimiser = torch.optim.Adam(groups, lr=lr, betas=betas)
+    schedule = None
+    if lr_decay is not None:
+        every, factor = lr_decay
+        schedule = torch.optim.lr_scheduler.StepLR(optimiser, check_int("lr_decay[0]", every, minimum=1), factor)
     history = History()
+    elapsed = 0.0
     best_state, best_loss = None, float("inf")
     model.train()
     bar = tqdm(range(epochs), desc=desc, disable=not progress, mininterval=10.0)
     for epoch in bar:
+        started = time.perf_counter()
         order = torch.randperm(n, generator=generator).to(device) if batch_size < n else None
         total = 0.0
         for start in range(0, n, batch_size):
@@ -105,27 +130,44 @@ def train_model(
             optimiser.step()
             total += value * len(batch[0])
         check_module_finite(desc, f"the end of epoch {epoch + 1} of {epochs}", model, hint=_NON_FINITE_HINT)
+        if schedule is not None:
+            schedule.step()
+        elapsed += time.perf_counter() - started
         history.append(total / n)
+        history.seconds.append(elapsed)
         bar.set_postfix(loss=f"{history[-1]:.4g}", refresh=False)
         if held_out is not None:
-            history.validation.append(_mean_loss(model, loss_fn, held_out, batch_size))
+            history.validation.append(mean_loss(model, loss_fn, held_out, batch_size=batch_size, seed=seed))
             model.train()
             if history.validation[-1] < best_loss:
                 best_loss, history.best_epoch = history.validation[-1], epoch
-                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                if restore_best:
+                    best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
             elif patience is not None and epoch - history.best_epoch >= patience:
+                history.stopped_early = True
                 break
+        if stop is not None and epoch + 1 < epochs and stop(history):
+            history.stopped_early = True
+            break
     if best_state is not None:
         model.load_state_dict(best_state)
+    else:
+        history.best_epoch = None
     model.eval()
     return history
 
 
-def _mean_loss(model: nn.Module, loss_fn: Callable[..., torch.Tensor], tensors: list[torch.Tensor],
-               batch_size: int) -> float:
+def mean_loss(model: nn.Module, loss_fn: Callable[..., torch.Tensor], data, *, batch_size: int = 1024,
+              seed: int = 0) -> float:
+    """The mean ``loss_fn`` over ``data`` (arrays as in :func:`train_model`, or tensors) without
+    gradients, drawing its random numbers (a VAE's reparameterisation) from the global generator
+    re-seeded with ``seed``, whose state is restored afterwards: a held-out objective."""
+    tensors = data if isinstance(data, list) else _tensors(data, next(model.parameters()).device)
     model.eval()
     total, n = 0.0, len(tensors[0])
-    with torch.no_grad():
+    devices = [tensors[0].device] if tensors[0].device.type == "cuda" else []
+    with torch.no_grad(), torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
         for start in range(0, n, batch_size):
             batch = [t[start : start + batch_size] for t in tensors]
             total += loss_fn(*batch).item() * len(batch[0])

@@ -1,0 +1,127 @@
+"""The convergence rule, and the training loop's held-out curve, stop rule, learning-rate decay and
+parameter groups, on small real models."""
+
+import numpy as np
+import pytest
+import torch
+
+from twostep.autoencoders import MLPVAE
+from twostep.data import make_grid_gaussians
+from twostep.experiments.joint_runs import run_joint
+from twostep.joint import GMMVAE, train_joint
+from twostep.nn.convergence import UntilConverged, convergence, window_epochs
+from twostep.nn.training import train_model
+
+
+def test_convergence_rule_on_known_curves():
+    flat = [10.0, 5.0, 4.0] + [3.99] * 17  # 20 epochs: window 2, no improvement in it
+    assert convergence(flat).converged and convergence(flat).window == 2
+    falling = list(np.linspace(10, 5, 20))  # still falling 2.8% per window
+    verdict = convergence(falling)
+    assert not verdict.converged
+    assert verdict.improvement == pytest.approx((falling[-3] - falling[-1]) / falling[-3])
+    worse = [5.0, 4.0, 3.0, 3.5]  # got worse at the end: it is not improving
+    assert convergence(worse).converged and convergence(worse).improvement < 0
+    assert not convergence([1.0]).converged and "not judged" in convergence([1.0]).describe()
+    assert convergence([100.0, 99.6], tolerance=0.005).converged  # 0.4% < 0.5%
+    assert not convergence([100.0, 99.4], tolerance=0.005).converged
+    assert [window_epochs(n) for n in (1, 10, 11, 100)] == [1, 1, 2, 10]
+    with pytest.raises(ValueError, match="non-finite"):
+        convergence([1.0, float("nan")])
+
+
+def _grid_vae(seed=0):
+    torch.manual_seed(seed)
+    return MLPVAE(2, 2, (32,), output="linear", likelihood="laplace", beta=0.1)
+
+
+def test_validation_curve_leaves_training_unchanged():
+    """Scoring a held-out set after every epoch draws its own random numbers: the trained weights
+    and the training losses are exactly those of a run without it, and the curve is reproducible."""
+    data = make_grid_gaussians(20, 5, 5, seed=0)
+
+    def train(validation):
+        vae = _grid_vae()
+        history = train_model(vae, vae.loss, data.train, epochs=6, batch_size=64, lr=1e-2, progress=False,
+                              validation=validation, restore_best=False)
+        return vae, history
+
+    plain, h_plain = train(None)
+    watched, h_watched = train(data.val)
+    assert list(h_plain) == list(h_watched)
+    for a, b in zip(plain.parameters(), watched.parameters()):
+        assert torch.equal(a, b)
+    assert len(h_watched.validation) == 6 and h_watched.best_epoch is None
+    assert h_watched.validation == train(data.val)[1].validation
+    assert len(h_watched.seconds) == 6 and all(np.diff(h_watched.seconds) > 0)
+
+
+def test_stop_rule_and_learning_rate_decay():
+    data = make_grid_gaussians(20, 5, 5, seed=1)
+    vae = _grid_vae()
+    history = train_model(vae, vae.loss, data.train, epochs=400, batch_size=None, lr=3e-2, progress=False,
+                          validation=data.val, restore_best=False, stop=UntilConverged(min_epochs=10))
+    assert history.stopped_early and 10 <= len(history) < 400
+    assert convergence(history.validation).converged  # it stopped where the rule holds
+    with pytest.raises(ValueError, match="validation"):
+        train_model(vae, vae.loss, data.train, epochs=3, progress=False, stop=UntilConverged(min_epochs=2))
+
+
+def test_learning_rate_decay_scales_the_steps():
+    """With plain Adam every step moves each weight by about lr, so with lr_decay=(1, 0.5) the
+    weights move half as far in each successive epoch."""
+    x = np.ones((4, 1), np.float32)
+    model = torch.nn.Linear(1, 1, bias=False)
+    torch.nn.init.constant_(model.weight, 100.0)
+    weights = []
+
+    def loss(batch):
+        weights.append(model.weight.item())
+        return model(batch).sum()  # a constant gradient: Adam steps by lr
+
+    train_model(model, loss, x, epochs=4, lr=1.0, betas=(0.0, 0.999), lr_decay=(1, 0.5), progress=False)
+    steps = -np.diff(weights)
+    assert steps == pytest.approx([1.0, 0.5, 0.25], rel=1e-3)
+
+
+def test_prior_learning_rate_moves_only_the_prior_faster():
+    data = make_grid_gaussians(20, 5, 5, seed=2)
+
+    def moved(prior_lr):
+        torch.manual_seed(0)
+        model = GMMVAE.random_init(_grid_vae(), 4, seed=1)
+        start_means, start_net = model.means.detach().clone(), model.autoencoder.encoder[0].weight.detach().clone()
+        train_joint(model, data.train, epochs=20, lr=1e-4, prior_lr=prior_lr, progress=False)
+        return ((model.means.detach() - start_means).norm(dim=1).mean().item(),
+                (model.autoencoder.encoder[0].weight.detach() - start_net).abs().max().item())
+
+    slow_prior, slow_net = moved(None)
+    fast_prior, fast_net = moved(1e-2)
+    assert fast_prior > 20 * slow_prior
+    assert fast_net == pytest.approx(slow_net, rel=0.5)  # the network's steps stay at 1e-4
+
+
+def test_kmeans_plus_plus_init_spreads_the_means_over_the_codes():
+    data = make_grid_gaussians(30, 5, 5, seed=3)
+    vae = _grid_vae()
+    model = GMMVAE.kmeans_plus_plus_init(vae, 16, data.train, seed=0)
+    codes = vae.encode(data.train)
+    means = model.means.detach().numpy()
+    # every mean is one of the codes, all distinct
+    assert all(np.abs(codes - m).sum(1).min() < 1e-5 for m in means)
+    assert len(np.unique(means.round(5), axis=0)) == 16
+    assert np.allclose(model.logvars.detach().exp().numpy(), codes.var(0), rtol=1e-4)
+    # k-means++ spreads them: they span more of the code cloud than N(0, I) draws do of theirs
+    spread = np.ptp(means, axis=0) / np.ptp(codes, axis=0)
+    assert spread.min() > 0.5
+
+
+def test_joint_run_reports_convergence_metrics():
+    data = make_grid_gaussians(20, 5, 5, seed=4)
+    run = run_joint(lambda: GMMVAE.random_init(_grid_vae(), 4, seed=1), data.train, seed=0, epochs=5, lr=1e-3,
+                    batch_size=None, device="cpu", desc="t", validation=data.val)
+    m = run.metrics("j")
+    assert m["j.epochs"] == 5 and m["j.heldout_objective"] == run.history.validation[-1]
+    assert m["j.converged"] == float(convergence(run.history.validation).converged)
+    assert "j.heldout_objective" not in run_joint(lambda: GMMVAE.random_init(_grid_vae(), 4, seed=1), data.train, seed=0,
+                                                  epochs=2, lr=1e-3, batch_size=None, device="cpu", desc="t").metrics("j")

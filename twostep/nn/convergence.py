@@ -1,0 +1,76 @@
+"""When a trained model counts as converged: one rule, used by every chapter and the claims page.
+
+A model is **converged** when its held-out objective (a loss: lower is better) improved by less than
+``CONVERGENCE_TOLERANCE`` (relative) over its last ``CONVERGENCE_WINDOW`` of epochs (at least one):
+the best value inside the window against the best value before it. A curve that got worse in its
+last epochs did not improve either, so it counts as converged (it may be over-fitting; the curve
+shows it). A run of fewer than two epochs cannot be judged and is not converged.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from twostep.core.validation import check_float, check_int
+
+CONVERGENCE_TOLERANCE = 0.005  # relative improvement of the held-out objective over the window
+CONVERGENCE_WINDOW = 0.1  # the last tenth of the epochs
+
+
+def window_epochs(epochs: int, fraction: float = CONVERGENCE_WINDOW) -> int:
+    """How many of ``epochs`` the window covers: ``ceil(fraction * epochs)``, at least 1."""
+    return max(1, math.ceil(fraction * epochs))
+
+
+@dataclass(frozen=True)
+class Convergence:
+    """The verdict of :func:`convergence` on one curve."""
+
+    converged: bool
+    epochs: int
+    window: int
+    improvement: float  # relative improvement over the window (negative: it got worse); NaN under 2 epochs
+    tolerance: float
+
+    def describe(self) -> str:
+        if self.epochs < 2:
+            return f"not judged ({self.epochs} epoch)"
+        verdict = "converged" if self.converged else "not converged"
+        return (f"{verdict}: improved {100 * self.improvement:+.2f}% over its last {self.window} of {self.epochs} "
+                f"epochs (tolerance {100 * self.tolerance:.1f}%)")
+
+
+def convergence(curve: Sequence[float], *, tolerance: float = CONVERGENCE_TOLERANCE,
+                window: float = CONVERGENCE_WINDOW) -> Convergence:
+    """Judge a held-out objective curve (one value per epoch, lower is better) by the rule above."""
+    tolerance = check_float("tolerance", tolerance, minimum=0.0)
+    window = check_float("window", window, minimum=0.0, strict_minimum=True)
+    values = [float(v) for v in curve]
+    if any(not math.isfinite(v) for v in values):
+        raise ValueError("the curve has non-finite values")
+    n = len(values)
+    if n < 2:
+        return Convergence(False, n, 0, float("nan"), tolerance)
+    w = min(window_epochs(n, window), n - 1)
+    before, inside = min(values[:-w]), min(values[-w:])
+    improvement = (before - inside) / max(abs(before), 1e-12)
+    return Convergence(improvement < tolerance, n, w, improvement, tolerance)
+
+
+class UntilConverged:
+    """A stop rule for :func:`twostep.nn.training.train_model`: stop once the validation curve
+    counts as converged (by :func:`convergence`) after at least ``min_epochs`` epochs. The window
+    is a tenth of the epochs run so far, so a run stopped at epoch ``e`` passes the same rule as a
+    run of ``e`` epochs judged afterwards."""
+
+    def __init__(self, min_epochs: int = 10, **rule):
+        self.min_epochs = check_int("min_epochs", min_epochs, minimum=2)
+        self.rule = rule
+
+    def __call__(self, history) -> bool:
+        curve = history.validation
+        if not curve:
+            raise ValueError("UntilConverged needs a validation set (train_model(..., validation=...))")
+        return len(curve) >= self.min_epochs and convergence(curve, **self.rule).converged

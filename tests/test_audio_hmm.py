@@ -47,6 +47,7 @@ def test_pitch_tracker_finds_known_pitches_within_5_cents(midi, offset_cents):
     assert report["in_tune_fraction"] == (1.0 if offset_cents == 0 else 0.0)
     assert abs(report["mean_abs_cents"] - offset_cents) <= 5.0
     assert report["note_change_rate"] == 0.0  # one held note
+    assert report["median_note_seconds"] >= 0.9 * 3.0  # the whole 3 s (less the tracker's first frames)
 
 
 def test_pitch_report_counts_note_changes_and_calls_noise_unvoiced():
@@ -55,6 +56,8 @@ def test_pitch_report_counts_note_changes_and_calls_noise_unvoiced():
     expected = np.sum(notes[1:] != notes[:-1]) / 8.0  # changes per second
     assert report["voiced_fraction"] > 0.9
     assert abs(report["note_change_rate"] - expected) <= 0.25 * expected
+    lengths = np.diff(np.flatnonzero(np.append(np.append(True, notes[1:] != notes[:-1]), True))) * 0.5
+    assert abs(report["median_note_seconds"] - np.median(lengths)) <= 0.25 * np.median(lengths)
     noise = pitch_report(np.random.default_rng(0).standard_normal(16000))
     assert noise["voiced_fraction"] < 0.1
 

@@ -14,18 +14,20 @@ from twostep.nn.training import train_model
 
 
 def test_convergence_rule_on_known_curves():
-    flat = [10.0, 5.0, 4.0] + [3.99] * 17  # 20 epochs: window 2, no improvement in it
-    assert convergence(flat).converged and convergence(flat).window == 2
-    falling = list(np.linspace(10, 5, 20))  # still falling 2.8% per window
+    flat = [10.0, 5.0, 4.0] + [3.99] * 17  # 20 epochs: window 3 (the minimum), no improvement in it
+    assert convergence(flat).converged and convergence(flat).window == 3
+    falling = list(np.linspace(10, 5, 20))  # still falling about 4% per window
     verdict = convergence(falling)
     assert not verdict.converged
-    assert verdict.improvement == pytest.approx((falling[-3] - falling[-1]) / falling[-3])
-    worse = [5.0, 4.0, 3.0, 3.5]  # got worse at the end: it is not improving
+    assert verdict.improvement == pytest.approx((falling[-4] - falling[-1]) / falling[-4])
+    slow = [100.0 * 0.998**i for i in range(10)]  # 0.2% per epoch: under the tolerance in one epoch, not in three
+    assert not convergence(slow).converged
+    worse = [5.0, 4.0, 3.0, 3.0, 3.1, 3.2, 3.5]  # got worse in its last three epochs: it is not improving
     assert convergence(worse).converged and convergence(worse).improvement < 0
     assert not convergence([1.0]).converged and "not judged" in convergence([1.0]).describe()
     assert convergence([100.0, 99.6], tolerance=0.005).converged  # 0.4% < 0.5%
     assert not convergence([100.0, 99.4], tolerance=0.005).converged
-    assert [window_epochs(n) for n in (1, 10, 11, 100)] == [1, 1, 2, 10]
+    assert [window_epochs(n) for n in (2, 3, 10, 40, 100)] == [1, 2, 3, 4, 10]
     with pytest.raises(ValueError, match="non-finite"):
         convergence([1.0, float("nan")])
 

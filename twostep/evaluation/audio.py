@@ -59,21 +59,28 @@ def pitch_report(audio: np.ndarray, sample_rate: int = 8000, *, frame: int = PIT
     """Pitch measures of a waveform from its pYIN track: ``voiced_fraction`` (frames pYIN calls
     voiced), ``in_tune_fraction`` (voiced frames within ``tolerance_cents`` of an equal-tempered
     note), ``mean_abs_cents`` (their mean distance to the nearest note) and ``note_change_rate``
-    (changes of the nearest note between consecutive voiced frames, per second of voiced audio)."""
+    (changes of the nearest note between consecutive voiced frames, per second of voiced audio) and
+    ``median_note_seconds`` (the median length of a run of voiced frames on one note)."""
     f0, voiced = pitch_track(audio, sample_rate, frame=frame, hop=hop, fmin=fmin, fmax=fmax)
     if not voiced.any():
         return {"voiced_fraction": 0.0, "in_tune_fraction": 0.0, "mean_abs_cents": float("nan"),
-                "note_change_rate": 0.0}
+                "note_change_rate": 0.0, "median_note_seconds": 0.0}
     cents = cents_from_a4(f0[voiced])
     deviation = np.abs(cents - 100 * np.round(cents / 100))
     notes = np.round(cents_from_a4(np.where(voiced, f0, A4)) / 100)
     both_voiced = voiced[1:] & voiced[:-1]
     changes = int(np.sum(both_voiced & (notes[1:] != notes[:-1])))
     voiced_seconds = max(int(both_voiced.sum()), 1) * hop / sample_rate
+    # A note starts at a voiced frame that does not continue the previous frame's note; it lasts
+    # until the next start, less the unvoiced frames in between.
+    starts = np.flatnonzero(voiced & ~np.concatenate([[False], both_voiced & (notes[1:] == notes[:-1])]))
+    bounds = np.append(starts, len(voiced))
+    note_frames = [int(voiced[a:b].sum()) for a, b in zip(bounds[:-1], bounds[1:])]
     return {"voiced_fraction": float(voiced.mean()),
             "in_tune_fraction": float(np.mean(deviation <= tolerance_cents)),
             "mean_abs_cents": float(deviation.mean()),
-            "note_change_rate": changes / voiced_seconds}
+            "note_change_rate": changes / voiced_seconds,
+            "median_note_seconds": float(np.median(note_frames)) * hop / sample_rate}
 
 
 def average_log_spectrum(audio: np.ndarray, frame: int = 512, hop: int = 256) -> np.ndarray:

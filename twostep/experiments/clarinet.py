@@ -100,8 +100,8 @@ def audio_metrics(models: dict, test_frames: list[np.ndarray], waves: dict[str, 
                   training_audio: list[np.ndarray], sample_rate: int) -> dict[str, float]:
     """Per model: the held-out latent log-likelihood per frame (the test files' codes under the
     model's own encoder and prior); per waveform (models and real audio): voiced and in-tune
-    fractions, note changes per voiced second (librosa's pYIN: :mod:`twostep.evaluation.audio`) and
-    the log-spectral distance to all training audio."""
+    fractions, note changes per voiced second and the median note length (librosa's pYIN:
+    :mod:`twostep.evaluation.audio`) and the log-spectral distance to all training audio."""
     pooled = np.concatenate(training_audio)
     n_test = sum(map(len, test_frames))
     metrics = {}
@@ -114,19 +114,20 @@ def audio_metrics(models: dict, test_frames: list[np.ndarray], waves: dict[str, 
         metrics[f"{key}.voiced_fraction"] = pitch["voiced_fraction"]
         metrics[f"{key}.in_tune_fraction"] = pitch["in_tune_fraction"]
         metrics[f"{key}.note_change_rate"] = pitch["note_change_rate"]
+        metrics[f"{key}.median_note_seconds"] = pitch["median_note_seconds"]
         metrics[f"{key}.spectral_distance_db"] = log_spectral_distance(wave, pooled)
     return metrics
 
 
 def audio_table(metrics: dict[str, float], labels: dict[str, str]) -> str:
     width = max(28, *(len(label) + 2 for label in labels.values()))
-    lines = [(f"{'':<{width}}{'latent log-lik/frame':>22}{'voiced':>9}{'in tune':>9}{'notes/s':>9}"
+    lines = [(f"{'':<{width}}{'latent log-lik/frame':>22}{'voiced':>9}{'in tune':>9}{'notes/s':>9}{'note (s)':>10}"
               f"{'spectral dist. (dB)':>21}")]
     for key, label in labels.items():
         ll = metrics.get(f"{key}.heldout_latent_loglik_per_frame", float("nan"))
         lines.append(f"{label:<{width}}{ll:>22.2f}{metrics[key + '.voiced_fraction']:>9.3f}"
                      f"{metrics[key + '.in_tune_fraction']:>9.3f}{metrics[key + '.note_change_rate']:>9.2f}"
-                     f"{metrics[key + '.spectral_distance_db']:>21.2f}")
+                     f"{metrics[key + '.median_note_seconds']:>10.2f}{metrics[key + '.spectral_distance_db']:>21.2f}")
     return "\n".join(lines)
 
 

@@ -146,8 +146,10 @@ class GMMVAE(nn.Module):
             model.logvars.copy_(torch.as_tensor(np.log(variances), dtype=torch.float32))
         return model.to(autoencoder.device)
 
-    def elbo_terms(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Every term of eq. 2 per row, for one reparameterised sample of h."""
+    def elbo_terms(self, x: torch.Tensor, *, with_log_likelihood: bool = True) -> dict[str, torch.Tensor]:
+        """Every term of eq. 2 per row, for one reparameterised sample of h (``log_likelihood``, the
+        decoder's log-density, only ``with_log_likelihood``: the training loss needs only the
+        reconstruction term, and computing both cost the joint step a fifth of its speed)."""
         ae = self.autoencoder
         mu, logvar = ae.encode_distribution(x)
         h = reparameterise(mu, logvar)
@@ -155,13 +157,14 @@ class GMMVAE(nn.Module):
         gamma = gmm_responsibilities(h, self.pi_logits, self.means, self.logvars)
         terms = vade_kl_terms(mu, logvar, gamma, self.pi_logits, self.means, self.logvars)
         terms["reconstruction_loss"] = reconstruction_loss(x, x_hat, self.likelihood)
-        terms["log_likelihood"] = log_likelihood(x, x_hat, self.likelihood, self.observation_scale)
+        if with_log_likelihood:
+            terms["log_likelihood"] = log_likelihood(x, x_hat, self.likelihood, self.observation_scale)
         terms["gamma"] = gamma
         return terms
 
     def loss(self, x: torch.Tensor) -> torch.Tensor:
         """The authors' training loss: reconstruction + beta * (minus the KL part of eq. 2), batch mean."""
-        t = self.elbo_terms(x)
+        t = self.elbo_terms(x, with_log_likelihood=False)
         kl = -(t["cross_entropy"] + t["categorical"] + t["entropy"])
         return (t["reconstruction_loss"] + self.beta * kl).mean()
 

@@ -125,5 +125,8 @@ def test_joint_run_reports_convergence_metrics():
     m = run.metrics("j")
     assert m["j.epochs"] == 5 and m["j.heldout_objective"] == run.history.validation[-1]
     assert m["j.converged"] == float(convergence(run.history.validation).converged)
+    untrained = run_joint(lambda: GMMVAE.random_init(_grid_vae(), 4, seed=1), data.train, seed=0, epochs=0, lr=1e-3,
+                          batch_size=None, device="cpu", desc="t", validation=data.val)
+    assert untrained.metrics("j") == {"j.epochs": 0.0} and "not judged" in untrained.convergence.describe()
     assert "j.heldout_objective" not in run_joint(lambda: GMMVAE.random_init(_grid_vae(), 4, seed=1), data.train, seed=0,
                                                   epochs=2, lr=1e-3, batch_size=None, device="cpu", desc="t").metrics("j")

@@ -12,9 +12,11 @@ import torch
 from torch import nn
 
 from twostep.core.runtime import seed_everything
+from twostep.evaluation.fid import distance_label
+from twostep.joint import GMMVAE
 from twostep.joint.training import train_joint
 from twostep.nn.convergence import Convergence, convergence
-from twostep.nn.training import History
+from twostep.nn.training import History, mean_loss
 
 
 @dataclass
@@ -33,9 +35,8 @@ class JointRun:
 
     @property
     def convergence(self) -> Convergence:
-        """The library's convergence rule (:mod:`twostep.nn.convergence`) on the held-out curve."""
-        if not self.history.validation:
-            raise ValueError("this run was trained without a held-out set")
+        """The library's convergence rule (:mod:`twostep.nn.convergence`) on the held-out curve (not
+        judged without one, or under two epochs)."""
         return convergence(self.history.validation)
 
     def metrics(self, key: str) -> dict[str, float]:
@@ -99,7 +100,7 @@ def convergence_table(runs: dict[str, JointRun]) -> str:
     for label, run in runs.items():
         curve = run.history.validation or [float("nan")]
         lines.append(f"{label:<{width}}{run.epochs:>7}{run.seconds:>9.0f}{curve[0]:>16.3f}{curve[-1]:>14.3f}   "
-                     f"{run.convergence.describe() if run.history.validation else 'no held-out set'}")
+                     f"{run.convergence.describe()}")
     return "\n".join(lines)
 
 
@@ -147,9 +148,6 @@ def two_step_objectives(autoencoder, sweep, components, heldout, *, likelihood: 
     """The joint objective on ``heldout`` of each two-step model (the autoencoder and the sweep's
     diagonal GMM of ``k`` components, as the joint model from two-step starts), with the noise
     seed the joint runs' held-out curves use: where the joint models' curves start from."""
-    from twostep.joint import GMMVAE
-    from twostep.nn.training import mean_loss
-
     out = {}
     for k in components:
         start = GMMVAE.from_two_step(autoencoder, sweep.prior(k, "diag"), likelihood=likelihood, beta=beta)
@@ -168,8 +166,6 @@ def equal_compute(score, features: str, runs: dict[str, JointRun], *, step1_epoc
     ``score`` is the chapter's :class:`~twostep.experiments.sweeps.SampleScorer`; ``accuracy``
     maps a model key to its clustering accuracy. The text ends with how long joint training from
     random took to reach the two-step model's held-out objective (the paper's cost argument)."""
-    from twostep.evaluation.fid import distance_label
-
     def distance(key: str) -> float:  # NaN for a model the chapter did not score
         result = score.results.get(key, {}).get(features)
         return float("nan") if result is None else result.full
@@ -188,7 +184,7 @@ def equal_compute(score, features: str, runs: dict[str, JointRun], *, step1_epoc
             run = runs[key]
             epochs, seconds = (0, 0.0) if init == "random" else (step1_epochs, step1_seconds + gmm_seconds[k])
             rows.append(CostRow(f"{label}, {k}", epochs + run.epochs, seconds + run.seconds, distance(key),
-                                run.history.validation[-1],
+                                run.history.validation[-1] if run.history.validation else float("nan"),
                                 run.convergence.describe().split(":")[0], accuracy.get(key, float("nan"))))
             timings[f"{key}.train_seconds"] = run.seconds
     lines = [cost_table(rows, distance_label(features))]
@@ -197,8 +193,9 @@ def equal_compute(score, features: str, runs: dict[str, JointRun], *, step1_epoc
         if run is None:
             continue
         reached = time_to_reach(run, objective)
+        best = min(run.history.validation, default=float("nan"))
         lines.append(f"{k} components: two-step took {step1_seconds + gmm_seconds[k]:.0f} s to a held-out objective of "
                      f"{objective:.2f}; " + (f"joint from random reached it at epoch {reached[0]} after {reached[1]:.0f} s."
                                              if reached else f"joint from random did not reach it in {run.epochs} epochs "
-                                             f"({run.seconds:.0f} s; its best: {min(run.history.validation):.2f})."))
+                                             f"({run.seconds:.0f} s; its best: {best:.2f})."))
     return "\n".join(lines), timings

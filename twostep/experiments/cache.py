@@ -17,6 +17,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -75,8 +76,9 @@ def load_or_train(
     """Return the model defined by ``config``, from the cache when a valid entry exists.
 
     ``build()`` makes an untrained model; ``train(model)`` trains it in place and may return extra
-    JSON-able information (kept in the manifest as ``info``). The returned dict is the manifest,
-    with ``cached`` telling whether the model came from disk.
+    JSON-able information (kept in the manifest as ``info``, with the training ``seconds`` added
+    unless ``train`` gives them). The returned dict is the manifest, with ``cached`` telling
+    whether the model came from disk.
     """
     config = json.loads(json.dumps(dict(config), sort_keys=True, default=str))
     path = entry_path(name, config, root)
@@ -106,7 +108,9 @@ def _load_or_train(name, config, path: Path, build, train, *, use_cache: bool) -
             warnings.warn(f"cache entry rebuilt: {exc}", stacklevel=2)
             shutil.rmtree(path, ignore_errors=True)
             model = build()
-    info = train(model) or {}
+    start = time.perf_counter()
+    info = dict(train(model) or {})
+    info.setdefault("seconds", time.perf_counter() - start)  # the training time, kept with the entry
     model = model.eval()
     if not use_cache:
         return model, {"config": config, "info": dict(info), "cached": False, "path": None}

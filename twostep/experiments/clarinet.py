@@ -3,7 +3,6 @@ spectrograms."""
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,10 +38,9 @@ def clarinet_vae(frames: np.ndarray, data: dict[str, Any], *, latent_dim: int, c
         return AudioConvVAE(frame, latent_dim, channels=tuple(channels), kernel=kernel, beta=beta)
 
     def train(model: AudioConvVAE) -> dict[str, Any]:
-        start = time.perf_counter()
         history = train_vae(model, frames, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, device=device,
                             progress=progress)
-        return {"history": history, "seconds": time.perf_counter() - start}
+        return {"history": history}
 
     model, manifest = load_or_train("clarinet_vae", config, build, train, use_cache=use_cache)
     return model.to(device), manifest

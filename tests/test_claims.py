@@ -75,7 +75,7 @@ def test_joint_claim_takes_the_best_joint_model_from_two_step_and_states_its_bud
     # over seeds, convergence is the share of seeds
     runs = [dict(m, **{"joint_two_step_50.converged": c}) for c in (0.0, 1.0, 1.0)]
     text = [r["numbers"] for r in evaluate_runs({"mnist_fid": runs}) if r["experiment"] == "mnist_fid"][1]
-    assert "converged in 67% of seeds" in text
+    assert "converged in 67% of seeds" in text and "10 epochs" in text and "10 ± 0" not in text
 
 
 def test_grid_joint_numbers_show_the_variants_and_the_budget():

@@ -83,7 +83,7 @@ def _budget(m: Metrics, key: str) -> str:
     if f"{key}.epochs" not in m:
         return ""
     epochs = m[f"{key}.epochs"]
-    text = f"{epochs:.0f} epochs"
+    text = f"{float(epochs) if getattr(epochs, 'std', 0.0) == 0 else epochs:.0f} epochs"  # no "± 0" for a fixed budget
     if f"{key}.converged" in m:
         share = float(m[f"{key}.converged"])
         text += ", converged" if share == 1 else ", not converged" if share == 0 else f", converged in {share:.0%} of seeds"

@@ -50,6 +50,15 @@ def test_pitch_tracker_finds_known_pitches_within_5_cents(midi, offset_cents):
     assert report["median_note_seconds"] >= 0.9 * 3.0  # the whole 3 s (less the tracker's first frames)
 
 
+def test_pitch_report_of_pieces_counts_no_change_across_their_ends():
+    t = np.arange(16000) / 8000
+    a, b = (np.sin(2 * np.pi * f * t) + 0.5 * np.sin(4 * np.pi * f * t) for f in (220.0, 330.0))  # two 2-s notes
+    joined, pieces = pitch_report(np.concatenate([a, b]), 8000), pitch_report([a, b], 8000)
+    assert joined["note_change_rate"] > 0 and pieces["note_change_rate"] == 0.0
+    assert pieces["median_note_seconds"] >= 0.9 * 2.0 and pieces["voiced_fraction"] > 0.95
+    assert pitch_report([a], 8000) == pitch_report(a, 8000)
+
+
 def test_pitch_report_counts_note_changes_and_calls_noise_unvoiced():
     y, notes = synth_clarinet(8.0, 8000, note_length=0.5, seed=1)
     report = pitch_report(y, 8000)

@@ -78,6 +78,21 @@ def test_joint_claim_takes_the_best_joint_model_from_two_step_and_states_its_bud
     assert "converged in 67% of seeds" in text and "10 epochs" in text and "10 ± 0" not in text
 
 
+def test_celeba_full_covariance_claim_compares_the_best_joint_model():
+    m = {"vae_normal.fid_celeba_rotnet": 900.0}
+    for k, diag, full, joint in ((10, 600.0, 640.0, 650.0), (50, 640.0, 690.0, 630.0)):
+        m.update({f"two_step_diag_{k}.fid_celeba_rotnet": diag, f"two_step_full_{k}.fid_celeba_rotnet": full,
+                  f"joint_two_step_{k}.fid_celeba_rotnet": joint})
+    assert verdicts("celeba_fid", m)[1:] == [PARTLY, REPRODUCED]  # full within 10% of joint at both counts
+    # trained until converged, the joint model at 10 components is much better: full no longer matches it there
+    m.update({"joint_converged_10.fid_celeba_rotnet": 500.0, "joint_converged_10.epochs": 9.0,
+              "joint_converged_10.converged": 1.0})
+    assert verdicts("celeba_fid", m)[1:] == [REPRODUCED, PARTLY]
+    text = numbers("celeba_fid", m)
+    assert "500.00 [from two-step, until converged (9 epochs, converged)] vs 600.00" in text[1]
+    assert "640.00 vs 500.00 [from two-step, until converged (9 epochs, converged)]" in text[2]
+
+
 def test_grid_joint_numbers_show_the_variants_and_the_budget():
     m = dict(grid(0, 0, 13), **{"joint_gmm_vae.epochs": 1250.0, "joint_gmm_vae.converged": 0.0,
                                 "joint_prior_lr.modes_covered": 7.0, "joint_kmeanspp.modes_covered": 0.0})

@@ -7,10 +7,17 @@ import torch
 
 from twostep.autoencoders import MLPVAE
 from twostep.data import make_grid_gaussians
-from twostep.experiments.joint_runs import run_joint
+from twostep.evaluation.samples import clustering_accuracy
+from twostep.experiments.joint_runs import (
+    VADE_BETAS,
+    VADE_LR_DECAY,
+    run_joint,
+    run_vade,
+)
 from twostep.joint import GMMVAE, train_joint
 from twostep.nn.convergence import UntilConverged, convergence, window_epochs
 from twostep.nn.training import train_model
+from twostep.priors import GMMPrior
 
 
 def test_convergence_rule_on_known_curves():
@@ -130,3 +137,22 @@ def test_joint_run_reports_convergence_metrics():
     assert untrained.metrics("j") == {"j.epochs": 0.0} and "not judged" in untrained.convergence.describe()
     assert "j.heldout_objective" not in run_joint(lambda: GMMVAE.random_init(_grid_vae(), 4, seed=1), data.train, seed=0,
                                                   epochs=2, lr=1e-3, batch_size=None, device="cpu", desc="t").metrics("j")
+
+
+def test_vade_protocol_watches_accuracy_without_changing_training():
+    data = make_grid_gaussians(20, 5, 5, seed=5, grid=2)  # 4 labelled modes
+    vae = _grid_vae()
+    gmm = GMMPrior(4, covariance_type="diag", random_state=0).fit(vae.encode(data.train))
+    kwargs = dict(seed=0, epochs=3, lr=2e-3, batch_size=None, device="cpu", likelihood="laplace", beta=1.0)
+    watched = run_vade(vae, gmm, data.train, labelled=(data.test, data.test_labels), **kwargs)
+    plain = run_vade(vae, gmm, data.train, **kwargs)
+    assert watched.history == plain.history and not plain.accuracy
+    # the protocol is the joint model from two-step under VaDE's optimiser settings
+    same = run_joint(lambda: GMMVAE.from_two_step(vae, gmm, likelihood="laplace", beta=1.0), data.train, seed=0,
+                     epochs=3, lr=2e-3, batch_size=None, device="cpu", desc="t", betas=VADE_BETAS, lr_decay=VADE_LR_DECAY)
+    assert same.history == plain.history
+    # start, then one value per epoch; the first and last are the start's and the trained model's
+    assert len(watched.accuracy) == 4
+    start = GMMVAE.from_two_step(vae, gmm, likelihood="laplace", beta=1.0)
+    assert watched.accuracy[0] == clustering_accuracy(data.test_labels, start.cluster(data.test))
+    assert watched.accuracy[-1] == clustering_accuracy(data.test_labels, watched.model.cluster(data.test))

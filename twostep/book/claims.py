@@ -142,13 +142,15 @@ def _beats_baseline(experiment_key: str, baseline: str, pattern: str, label: str
     return rule
 
 
-# Joint models that start from the two-step model: the authors' baseline and the VaDE protocol.
-JOINT_FROM_TWO_STEP = {"joint_two_step": "from two-step", "joint_vade": "VaDE protocol"}
+# Joint models that start from the two-step model: the authors' baseline, the same until converged,
+# and the VaDE protocol.
+JOINT_FROM_TWO_STEP = {"joint_two_step": "from two-step", "joint_converged": "from two-step, until converged",
+                       "joint_vade": "VaDE protocol"}
 
 
 def _best_joint(m: Metrics, features: str, k: int) -> str:
     """The key of the joint model from two-step with the lowest FD at ``k`` components: the
-    comparison gives joint training its best trained model (the VaDE protocol, where it ran)."""
+    comparison gives joint training its best trained model (until converged or by the VaDE protocol, where they ran)."""
     keys = [f"{name}_{k}" for name in JOINT_FROM_TWO_STEP if f"{name}_{k}.fid_{features}" in m]
     return min(keys, key=lambda key: m[f"{key}.fid_{features}"])
 
@@ -183,8 +185,10 @@ def _celeba_full_matches_joint(m: Metrics, tolerance: float = 0.1):
     ks = [k for k in _components(m, "joint_two_step_{k}" + f".fid_{f}") if f"two_step_full_{k}.fid_{f}" in m]
     if not ks:
         return NOT_RUN, "no joint model with a matching full-covariance run"
-    pairs = {k: (m[f"two_step_full_{k}.fid_{f}"], m[f"joint_two_step_{k}.fid_{f}"]) for k in ks}
-    numbers = f"{distance_label(f)} two-step full vs joint diag: " + ", ".join(f"{k}: {a:.2f} vs {b:.2f}" for k, (a, b) in pairs.items())
+    best = {k: _best_joint(m, f, k) for k in ks}
+    pairs = {k: (m[f"two_step_full_{k}.fid_{f}"], m[f"{best[k]}.fid_{f}"]) for k in ks}
+    numbers = f"{distance_label(f)} two-step full vs best joint diag: " + ", ".join(
+        f"{k}: {a:.2f} vs {b:.2f} [{_joint_label(m, best[k])}]" for k, (a, b) in pairs.items())
     close = [a <= (1 + tolerance) * b for a, b in pairs.values()]
     return (REPRODUCED if all(close) else PARTLY if any(close) else NOT_REPRODUCED), numbers
 
@@ -298,8 +302,9 @@ def _joint_effect(features: str, reference: str) -> Callable[[Metrics], float]:
 
 
 def _full_vs_joint_effect(m: Metrics) -> float:
-    pairs = _fid_pairs(m, "celeba_rotnet", "two_step_full_{k}", "joint_two_step_{k}")
-    return _relative_gain(m, pairs)
+    f = "celeba_rotnet"
+    pairs = _fid_pairs(m, f, "two_step_full_{k}", "joint_two_step_{k}")
+    return _relative_gain(m, {k: (full, m[f"{_best_joint(m, f, k)}.fid_{f}"]) for k, (full, _) in pairs.items()})
 
 
 # The paper's prior (a GMM fitted on the encoder means) against the zoo's other priors on the same codes.
@@ -335,9 +340,9 @@ BEATS_EFFECT = "FD reduction vs N(0, I), % (smallest over k)"
 
 
 BEATS_NORMAL = "\"reproduced\": lower FD than N(0, I) at every component count above 1; \"partly\": at some."
-JOINT_CLOSE = ("\"reproduced\": the best joint model from two-step (the authors' baseline or, where it ran, the VaDE "
-               "protocol) has FD at or below two-step diag at every joint size; \"partly\": within 10%. Each joint "
-               "model's budget (epochs, converged or not) is in the numbers.")
+JOINT_CLOSE = ("\"reproduced\": the best joint model from two-step (the authors' baseline or, where they ran, the same "
+               "trained until converged and the VaDE protocol) has FD at or below two-step diag at every joint size; "
+               "\"partly\": within 10%. Each joint model's budget (epochs, converged or not) is in the numbers.")
 
 CLAIMS: list[Claim] = [
     Claim("grid_gmm", "Fig. 2 (top)", "A GMM fitted on a trained VAE's codes (two-step) captures all 16 modes that the N(0, I) VAE misses.", _grid_two_step,
@@ -359,7 +364,7 @@ CLAIMS: list[Claim] = [
           JOINT_CLOSE,
           Effect("FD reduction, joint vs two-step diag, % (smallest over k)", _joint_effect("celeba_rotnet", "two_step_diag_{k}"))),
     Claim("celeba_fid", "Fig. 3 (right)", "On CelebA, a full-covariance two-step GMM matches the joint diagonal model.", _celeba_full_matches_joint,
-          "\"reproduced\": two-step full FD within 10% of (or below) the joint model's at every joint size; \"partly\": at some.",
+          "\"reproduced\": two-step full FD within 10% of (or below) the best joint model's (as above) at every joint size; \"partly\": at some.",
           Effect("FD reduction, two-step full vs joint, % (smallest over k)", _full_vs_joint_effect, threshold=-10.0)),
     Claim("clarinet_hmm", "Fig. 4", "With an HMM prior, two-step (Baum-Welch) generates far better audio than joint training from random initialisation.", _hmm_two_step_vs_random,
           "\"reproduced\": two-step has both the smaller spectral distance and more voiced, in-tune frames; \"partly\": one of the two.",

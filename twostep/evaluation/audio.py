@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 from scipy.signal import welch
 
@@ -54,29 +56,37 @@ def cents_from_a4(f0: np.ndarray) -> np.ndarray:
     return 1200 * np.log2(np.asarray(f0, dtype=np.float64) / A4)
 
 
-def pitch_report(audio: np.ndarray, sample_rate: int = 8000, *, frame: int = PITCH_FRAME, hop: int = PITCH_HOP,
-                 fmin: float = FMIN, fmax: float = FMAX, tolerance_cents: float = IN_TUNE_CENTS) -> dict[str, float]:
-    """Pitch measures of a waveform from its pYIN track: ``voiced_fraction`` (frames pYIN calls
-    voiced), ``in_tune_fraction`` (voiced frames within ``tolerance_cents`` of an equal-tempered
-    note), ``mean_abs_cents`` (their mean distance to the nearest note) and ``note_change_rate``
-    (changes of the nearest note between consecutive voiced frames, per second of voiced audio) and
-    ``median_note_seconds`` (the median length of a run of voiced frames on one note)."""
-    f0, voiced = pitch_track(audio, sample_rate, frame=frame, hop=hop, fmin=fmin, fmax=fmax)
-    if not voiced.any():
+def pitch_report(audio: np.ndarray | Sequence[np.ndarray], sample_rate: int = 8000, *, frame: int = PITCH_FRAME,
+                 hop: int = PITCH_HOP, fmin: float = FMIN, fmax: float = FMAX,
+                 tolerance_cents: float = IN_TUNE_CENTS) -> dict[str, float]:
+    """Pitch measures of a waveform, or of several pieces (a list of waveforms: recordings, or
+    independently generated segments), from their pYIN tracks: ``voiced_fraction`` (frames pYIN
+    calls voiced), ``in_tune_fraction`` (voiced frames within ``tolerance_cents`` of an
+    equal-tempered note), ``mean_abs_cents`` (their mean distance to the nearest note) and
+    ``note_change_rate`` (changes of the nearest note between consecutive voiced frames, per second
+    of voiced audio) and ``median_note_seconds`` (the median length of a run of voiced frames on one
+    note). Each piece is tracked on its own: no change is counted across the end of a piece."""
+    pieces = [audio] if isinstance(audio, np.ndarray) and audio.ndim == 1 else list(audio)
+    tracks = [pitch_track(piece, sample_rate, frame=frame, hop=hop, fmin=fmin, fmax=fmax) for piece in pieces]
+    voiced_all = np.concatenate([voiced for _, voiced in tracks])
+    if not voiced_all.any():
         return {"voiced_fraction": 0.0, "in_tune_fraction": 0.0, "mean_abs_cents": float("nan"),
                 "note_change_rate": 0.0, "median_note_seconds": 0.0}
-    cents = cents_from_a4(f0[voiced])
+    cents = cents_from_a4(np.concatenate([f0[voiced] for f0, voiced in tracks]))
     deviation = np.abs(cents - 100 * np.round(cents / 100))
-    notes = np.round(cents_from_a4(np.where(voiced, f0, A4)) / 100)
-    both_voiced = voiced[1:] & voiced[:-1]
-    changes = int(np.sum(both_voiced & (notes[1:] != notes[:-1])))
-    voiced_seconds = max(int(both_voiced.sum()), 1) * hop / sample_rate
-    # A note starts at a voiced frame that does not continue the previous frame's note; it lasts
-    # until the next start, less the unvoiced frames in between.
-    starts = np.flatnonzero(voiced & ~np.concatenate([[False], both_voiced & (notes[1:] == notes[:-1])]))
-    bounds = np.append(starts, len(voiced))
-    note_frames = [int(voiced[a:b].sum()) for a, b in zip(bounds[:-1], bounds[1:])]
-    return {"voiced_fraction": float(voiced.mean()),
+    changes, pairs, note_frames = 0, 0, []
+    for f0, voiced in tracks:
+        notes = np.round(cents_from_a4(np.where(voiced, f0, A4)) / 100)
+        both_voiced = voiced[1:] & voiced[:-1]
+        changes += int(np.sum(both_voiced & (notes[1:] != notes[:-1])))
+        pairs += int(both_voiced.sum())
+        # A note starts at a voiced frame that does not continue the previous frame's note; it lasts
+        # until the next start, less the unvoiced frames in between.
+        starts = np.flatnonzero(voiced & ~np.concatenate([[False], both_voiced & (notes[1:] == notes[:-1])]))
+        bounds = np.append(starts, len(voiced))
+        note_frames += [int(voiced[a:b].sum()) for a, b in zip(bounds[:-1], bounds[1:])]
+    voiced_seconds = max(pairs, 1) * hop / sample_rate
+    return {"voiced_fraction": float(voiced_all.mean()),
             "in_tune_fraction": float(np.mean(deviation <= tolerance_cents)),
             "mean_abs_cents": float(deviation.mean()),
             "note_change_rate": changes / voiced_seconds,

@@ -94,12 +94,43 @@ def generate_audio(models: dict, n_frames: int, segment_frames: int, hop: int, s
     return waves
 
 
+def generate_pieces(models: dict, n_pieces: int, piece_frames: int, hop: int, seed: int) -> dict[str, list[np.ndarray]]:
+    """Per model (key -> (autoencoder, HMM prior)): ``n_pieces`` independent segments of
+    ``piece_frames`` sampled codes (model ``i`` seeded with ``seed + 20 + 100 i``, apart from
+    :func:`generate_audio`'s), each decoded, overlap-added and scaled to unit standard deviation on
+    its own: the audio the pitch and note measures are computed on, one piece at a time."""
+    pieces = {}
+    for i, (key, (autoencoder, prior)) in enumerate(models.items()):
+        codes = prior.sample_segments(n_pieces * piece_frames, piece_frames, seed=seed + 20 + 100 * i)
+        pieces[key] = []
+        for part in codes.reshape(n_pieces, piece_frames, -1):
+            wave = overlap_add(autoencoder.decode(part.astype(np.float32)), hop)
+            pieces[key].append(wave / max(wave.std(), 1e-8))
+    return pieces
+
+
+def real_pieces(test_audio: list[np.ndarray], training_audio: list[np.ndarray], seconds: float,
+                sample_rate: int) -> list[np.ndarray]:
+    """Real recordings to measure against generated pieces: the held-out files, then the training
+    files in order, until they hold ``seconds`` of audio (one file at least)."""
+    pieces, total = [], 0
+    for wave in [*test_audio, *training_audio]:
+        if pieces and total >= seconds * sample_rate:
+            break
+        pieces.append(wave)
+        total += len(wave)
+    return pieces
+
+
 def audio_metrics(models: dict, test_frames: list[np.ndarray], waves: dict[str, np.ndarray],
-                  training_audio: list[np.ndarray], sample_rate: int) -> dict[str, float]:
+                  training_audio: list[np.ndarray], sample_rate: int,
+                  pieces: dict[str, list[np.ndarray]] | None = None) -> dict[str, float]:
     """Per model: the held-out latent log-likelihood per frame (the test files' codes under the
     model's own encoder and prior); per waveform (models and real audio): voiced and in-tune
     fractions, note changes per voiced second and the median note length (librosa's pYIN:
-    :mod:`twostep.evaluation.audio`) and the log-spectral distance to all training audio."""
+    :mod:`twostep.evaluation.audio`), taken from ``pieces[key]`` (independent pieces, no change
+    counted across their ends) where given, and the log-spectral distance to all training audio."""
+    pieces = pieces or {}
     pooled = np.concatenate(training_audio)
     n_test = sum(map(len, test_frames))
     metrics = {}
@@ -108,7 +139,7 @@ def audio_metrics(models: dict, test_frames: list[np.ndarray], waves: dict[str, 
         log_lik = (prior.log_prob(codes) if prior.sequential else prior.log_prob(np.concatenate(codes))).sum()
         metrics[f"{key}.heldout_latent_loglik_per_frame"] = float(log_lik / n_test)
     for key, wave in waves.items():
-        pitch = pitch_report(wave, sample_rate)
+        pitch = pitch_report(pieces.get(key, wave), sample_rate)
         metrics[f"{key}.voiced_fraction"] = pitch["voiced_fraction"]
         metrics[f"{key}.in_tune_fraction"] = pitch["in_tune_fraction"]
         metrics[f"{key}.note_change_rate"] = pitch["note_change_rate"]

@@ -198,6 +198,8 @@ class CelebAConfig(SweepConfig):
     width: PositiveInt
     rotnet_epochs: PositiveInt
     heldout_images: Annotated[int, Field(ge=10)]
+    joint_converged_components: list[PositiveInt]
+    joint_max_epochs: NonNegativeInt
 
     @model_validator(mode="after")
     def _sizes(self):
@@ -207,6 +209,9 @@ class CelebAConfig(SweepConfig):
         if self.heldout_images > self.n_test:
             raise ValueError(f"heldout_images={self.heldout_images} is not allowed: it is more than the n_test={self.n_test} "
                              "held-out images")
+        if not set(self.joint_converged_components) <= set(self.joint_components):
+            raise ValueError(f"joint_converged_components={self.joint_converged_components} is not allowed: each must be "
+                             f"one of joint_components={self.joint_components}")
         largest, n_train = max(self.component_counts + self.joint_components), self.n_images - self.n_test
         if largest > n_train:
             raise ValueError(f"component_counts={self.component_counts} / joint_components={self.joint_components} "
@@ -239,6 +244,7 @@ class ClarinetConfig(NotebookConfig):
     joint_lr: PositiveFloat
     generate_seconds: Annotated[float, Field(ge=0.5)]
     segment_seconds: Annotated[float, Field(ge=0.5)]
+    measure_seconds: Annotated[float, Field(ge=0.5)]
     use_cache: bool
 
     @model_validator(mode="after")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -13,6 +13,7 @@ from torch import nn
 
 from twostep.core.runtime import seed_everything
 from twostep.evaluation.fid import distance_label
+from twostep.evaluation.samples import clustering_accuracy
 from twostep.joint import GMMVAE
 from twostep.joint.training import train_joint
 from twostep.nn.convergence import Convergence, convergence
@@ -28,6 +29,7 @@ class JointRun:
     model: nn.Module
     history: History
     seconds: float
+    accuracy: list[float] = field(default_factory=list)  # clustering accuracy: at the start, then after each epoch
 
     @property
     def epochs(self) -> int:
@@ -66,6 +68,58 @@ def run_joint(build: Callable[[], nn.Module], data, *, seed: int, epochs: int, l
                           desc=desc, validation=validation, **kwargs)
     # the training time: without the held-out scoring, which only watches
     return JointRun(model, history, history.seconds[-1] if history.seconds else time.perf_counter() - start)
+
+
+# The VaDE protocol (Jiang et al. 2017): Adam's betas and the learning-rate decay (factor every so many epochs).
+VADE_BETAS = (0.9, 0.999)
+VADE_LR_DECAY = (10, 0.9)
+
+
+def run_vade(autoencoder, gmm, data, *, seed: int, epochs: int, lr: float, batch_size: int | None,
+             device: str | torch.device, likelihood: str, beta: float, validation=None, labelled=None,
+             desc: str = "joint GMM-VAE, VaDE protocol") -> JointRun:
+    """The joint GMM-VAE trained by the VaDE protocol: the pretrained ``autoencoder`` and the
+    ``gmm`` fitted on its codes as the start (:meth:`GMMVAE.from_two_step`), Adam at ``lr`` with
+    VaDE's betas, decayed by VaDE's factor every 10 epochs. With ``labelled = (x, y)`` the run's
+    ``accuracy`` holds the clustering accuracy on ``x`` against labels ``y`` at the start and after
+    every epoch (it only watches: training is unchanged)."""
+    accuracy, trained = [], {}
+
+    def build():
+        trained["model"] = GMMVAE.from_two_step(autoencoder, gmm, likelihood=likelihood, beta=beta)
+        if labelled is not None:
+            accuracy.append(clustering_accuracy(labelled[1], trained["model"].cluster(labelled[0])))
+        return trained["model"]
+
+    def watch(history) -> bool:  # after every epoch but the last: record, never stop
+        accuracy.append(clustering_accuracy(labelled[1], trained["model"].cluster(labelled[0])))
+        return False
+
+    run = run_joint(build, data, seed=seed, epochs=epochs, lr=lr, batch_size=batch_size, device=device, desc=desc,
+                    validation=validation, betas=VADE_BETAS, lr_decay=VADE_LR_DECAY,
+                    stop=watch if labelled is not None else None)
+    if labelled is not None and len(accuracy) <= run.epochs:  # the last epoch is not passed to the stop rule
+        accuracy.append(clustering_accuracy(labelled[1], run.model.cluster(labelled[0])))
+    run.accuracy = accuracy
+    return run
+
+
+def accuracy_figure(run: JointRun, title: str, *, anchor: tuple[float, str] | None = None):
+    """The clustering accuracy (%) of a run per epoch (epoch 0: its start), with an optional
+    horizontal ``anchor`` line ``(value in %, label)``."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.4))
+    ax.plot(range(len(run.accuracy)), [100 * a for a in run.accuracy], marker="o", ms=3)
+    if anchor is not None:
+        ax.axhline(anchor[0], color="0.5", ls="--", lw=1, label=anchor[1])
+        ax.legend(fontsize=8)
+    ax.set_xlabel("epoch (0: the start)")
+    ax.set_ylabel("test clustering accuracy (%)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
 
 
 def convergence_figure(runs: dict[str, JointRun], title: str, *, objective: str = "loss (negative weighted ELBO)"):
@@ -140,7 +194,15 @@ def cost_table(rows: list[CostRow], distance_name: str) -> str:
     return "\n".join(lines)
 
 
-RUN_LABELS = {"two_step": "joint from two-step", "random": "joint from random", "vade": "joint, VaDE protocol"}
+# The joint runs a chapter may train, named ``joint_<init>_<k>``: every one but ``random`` starts from the two-step model.
+RUN_LABELS = {"two_step": "joint from two-step", "converged": "joint from two-step, until converged",
+              "random": "joint from random", "vade": "joint, VaDE protocol"}
+
+
+def run_label(key: str) -> str:
+    """The reader's name of a run keyed ``joint_<init>_<k>``: ``joint_vade_10`` -> "joint, VaDE protocol, 10 comp."."""
+    init, k = key.removeprefix("joint_").rsplit("_", 1)
+    return f"{RUN_LABELS[init]}, {k} comp."
 
 
 def two_step_objectives(autoencoder, sweep, components, heldout, *, likelihood: str, beta: float,

@@ -13,6 +13,7 @@ import numpy as np
 from twostep.core.files import write_metrics
 from twostep.evaluation.fid import FIDEvaluator, FIDResult, distance_label
 from twostep.evaluation.quality import QUALITY_METRICS
+from twostep.experiments.joint_runs import RUN_LABELS
 from twostep.experiments.plotting import fid_curves, image_grid
 from twostep.pipeline import TwoStepModel
 from twostep.priors.gmm import GMMPrior
@@ -145,11 +146,11 @@ def plot_fid_sweeps(scorer: SampleScorer, component_counts, covariance_types, jo
         for cov in covariance_types:
             r = [scorer.results[f"two_step_{cov}_{k}"][name] for k in component_counts]
             curves[f"two-step, {cov} GMM"] = (list(component_counts), [x.mean for x in r], [x.std for x in r])
-        for init, label in joint_inits:
-            keys = [f"joint_{init}_{k}" for k in joint_components]
-            if keys and all(k in scorer.results for k in keys):
-                r = [scorer.results[k][name] for k in keys]
-                curves[f"joint GMM-VAE, {label}"] = (list(joint_components), [x.mean for x in r], [x.std for x in r])
+        for init, label in joint_inits:  # at the component counts where that joint model ran
+            ks = [k for k in joint_components if f"joint_{init}_{k}" in scorer.results]
+            if ks:
+                r = [scorer.results[f"joint_{init}_{k}"][name] for k in ks]
+                curves[f"joint GMM-VAE, {label}"] = (ks, [x.mean for x in r], [x.std for x in r])
         base = scorer.results[baseline_key][name]
         fid_curves(ax, curves, baseline=(base.mean, base.std), baseline_label=baseline_label,
                    ylabel=f"{distance_label(name)} (lower is better)")
@@ -174,13 +175,13 @@ def summarise_sweep(scorer: SampleScorer, component_counts, covariance_types, jo
                 f"with {best} components."
             )
         for k in joint_components:
-            for init in ("two_step", "random"):
+            for init, label in RUN_LABELS.items():
                 key = f"joint_{init}_{k}"
                 if key not in scorer.results:
                     continue
                 refs = [f"two-step {cov} {scorer.results[f'two_step_{cov}_{k}'][name].full:.2f}"
                         for cov in covariance_types if f"two_step_{cov}_{k}" in scorer.results]
-                lines.append(f"- [{name}] joint GMM-VAE ({k}, from {init.replace('_', '-')}): {distance_label(name)} "
+                lines.append(f"- [{name}] {label.replace('joint', 'joint GMM-VAE', 1)} ({k}): {distance_label(name)} "
                              f"{scorer.results[key][name].full:.2f} ({', '.join(refs) or 'no two-step run at this size'}).")
     return lines
 

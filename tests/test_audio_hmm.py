@@ -144,6 +144,32 @@ def test_baum_welch_increases_the_likelihood_and_recovers_states():
     np.testing.assert_array_equal(s, fitted["scaling"].sample(30, seed=0))
 
 
+def test_baum_welch_restarts_keep_the_most_likely_fit():
+    start, trans, means, variances = random_hmm(seed=2)
+    seqs = [HMMPrior.from_params(start, trans, means, variances).sample(60, seed=s) for s in range(3)]
+    single = HMMPrior(6, n_iter=30, tol=1e-6, random_state=0).fit(seqs)
+    multi = HMMPrior(6, n_iter=30, tol=1e-6, n_init=4, random_state=0).fit(seqs)
+    lls = multi.init_log_likelihoods_
+    assert len(lls) == 4 and len(set(lls)) > 1  # the restarts start differently
+    assert lls[0] == single.init_log_likelihoods_[0]  # the first restart is the plain fit
+    assert multi.model_.monitor_.history[-1] == max(lls)
+    np.testing.assert_array_equal(multi.model_.means_, HMMPrior(6, n_iter=30, tol=1e-6, n_init=4, random_state=0)
+                                  .fit(seqs).model_.means_)  # deterministic
+
+
+def test_log_prob_survives_frames_the_scaled_forward_pass_underflows_on():
+    from scipy.stats import norm
+
+    prior = HMMPrior.from_params(np.ones(1), np.ones((1, 1)), np.zeros((1, 1)), np.full((1, 1), 0.01))
+    far = np.array([[0.0], [5.0]])  # 50 standard deviations: exp(-1250) is 0 in float64
+    with pytest.raises(ValueError, match="underflow"):
+        prior.model_.score(far)  # hmmlearn's scaled pass
+    expected = norm.logpdf([0.0, 5.0], scale=0.1).sum()
+    assert prior.log_prob([far])[0] == pytest.approx(expected, rel=1e-9)
+    near = np.array([[0.0], [0.1]])
+    assert prior.log_prob([near])[0] == prior.model_.score(near)  # no fallback where the scaled pass works
+
+
 def test_segments_restart_an_hmm_that_would_stay_in_an_absorbing_state():
     # State 0 starts every sequence and leads to state 1, which never leaves.
     start, trans = np.array([1.0, 0.0]), np.array([[0.5, 0.5], [0.0, 1.0]])

@@ -237,6 +237,7 @@ class ClarinetConfig(NotebookConfig):
     n_states: PositiveInt
     hmm_n_iter: PositiveInt
     hmm_tol: NonNegativeFloat
+    hmm_n_init: PositiveInt
     hmm_implementation: Literal["scaling", "log"]
     joint_epochs: NonNegativeInt
     joint_chunk: Annotated[int, Field(ge=2)]

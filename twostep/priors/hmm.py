@@ -3,6 +3,8 @@ by a guarded Baum-Welch."""
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 from hmmlearn.base import ConvergenceMonitor
 from hmmlearn.hmm import GaussianHMM
@@ -151,15 +153,21 @@ class HMMPrior(Prior):
     start and transition probabilities), keeps a variance floor ``min_covar``, re-seeds states that
     receive less than ``min_state_frames`` frames of posterior mass (see :class:`_GuardedGaussianHMM`),
     and raises :class:`~twostep.core.guards.NonFiniteError` on a non-finite log-likelihood or parameter.
+    With ``n_init`` > 1, Baum-Welch runs that many times from different initialisations (the first
+    seeded with ``random_state`` itself, so ``n_init=1`` is one plain fit) and the fit with the
+    highest training log-likelihood is kept, as scikit-learn's ``GaussianMixture(n_init=...)`` does.
     After ``fit``: ``model_``, ``dim_``, ``n_iter_``, ``converged_`` (the log-likelihood changed by
-    less than ``tol`` before ``n_iter``), ``n_reseeded_`` (dead states re-seeded in all).
+    less than ``tol`` before ``n_iter``), ``n_reseeded_`` (dead states re-seeded in all), and
+    ``init_log_likelihoods_`` (the final training log-likelihood of every restart).
     """
 
     sequential = True
 
     def __init__(self, n_states: int = 100, *, n_iter: int = 100, tol: float = 1e-2, min_covar: float = 1e-3,
-                 min_state_frames: float = 1e-3, implementation: str = "scaling", random_state: int | None = 0):
+                 min_state_frames: float = 1e-3, implementation: str = "scaling", n_init: int = 1,
+                 random_state: int | None = 0):
         self.n_states = check_int("n_states", n_states, minimum=1)
+        self.n_init = check_int("n_init", n_init, minimum=1)
         self.n_iter = check_int("n_iter", n_iter, minimum=1)
         self.tol = check_float("tol", tol, minimum=0.0)
         self.min_covar = check_float("min_covar", min_covar, minimum=0.0)
@@ -170,9 +178,12 @@ class HMMPrior(Prior):
     def __repr__(self) -> str:
         return f"HMMPrior(n_states={self.n_states})"
 
-    def _model(self) -> _GuardedGaussianHMM:
+    def _model(self, restart: int = 0) -> _GuardedGaussianHMM:
+        random_state = self.random_state
+        if restart and random_state is not None:  # restart i > 0: its own seed, drawn from (random_state, i)
+            random_state = int(np.random.SeedSequence([random_state, restart]).generate_state(1)[0])
         return _GuardedGaussianHMM(self.n_states, covariance_type="diag", n_iter=self.n_iter, tol=self.tol,
-                                   min_covar=self.min_covar, random_state=self.random_state,
+                                   min_covar=self.min_covar, random_state=random_state,
                                    implementation=self.implementation, min_state_frames=self.min_state_frames,
                                    model_name=repr(self))
 
@@ -180,7 +191,9 @@ class HMMPrior(Prior):
         x, lengths = _sequences(codes, lengths)
         if len(x) < self.n_states:
             raise ValueError(f"n_states={self.n_states} is more than the {len(x)} frames to fit")
-        self.model_ = self._model().fit(x, lengths)
+        fits = [self._model(i).fit(x, lengths) for i in range(self.n_init)]
+        self.init_log_likelihoods_ = [float(m.monitor_.history[-1]) for m in fits]
+        self.model_ = fits[int(np.argmax(self.init_log_likelihoods_))]
         self.dim_ = x.shape[1]
         return self
 
@@ -215,7 +228,20 @@ class HMMPrior(Prior):
         self._check_fitted()
         x, lengths = _sequences(codes, lengths)
         bounds = np.cumsum([0, *lengths])
-        return np.array([self.model_.score(x[a:b]) for a, b in zip(bounds[:-1], bounds[1:])])
+        return np.array([self._score(x[a:b]) for a, b in zip(bounds[:-1], bounds[1:])])
+
+    def _score(self, x: np.ndarray) -> float:
+        """hmmlearn's score of one sequence; where the scaled forward pass underflows (a frame far
+        from every state reachable from the previous ones, as held-out frames can be), the
+        log-space pass, which cannot (the same value where both run)."""
+        try:
+            return self.model_.score(x)
+        except ValueError as error:
+            if "underflow" not in str(error) or self.model_.implementation == "log":
+                raise
+        model = copy.copy(self.model_)
+        model.implementation = "log"
+        return model.score(x)
 
     @property
     def n_iter_(self) -> int:

@@ -159,21 +159,27 @@ def _joint_label(m: Metrics, key: str) -> str:
     return _with_budget(m, key, JOINT_FROM_TWO_STEP[key.rsplit("_", 1)[0]])
 
 
+def _best_joint_pairs(m: Metrics, features: str, two_step: str) -> dict[int, tuple[str, float, float]]:
+    """Per joint size ``k`` with a two-step run of covariance ``two_step`` at ``k``: the best joint
+    model from two-step (its key), its FD and the two-step model's."""
+    ks = [k for k in _components(m, "joint_two_step_{k}" + f".fid_{features}")
+          if f"two_step_{two_step}_{k}.fid_{features}" in m]
+    best = {k: _best_joint(m, features, k) for k in ks}
+    return {k: (best[k], m[f"{best[k]}.fid_{features}"], m[f"two_step_{two_step}_{k}.fid_{features}"]) for k in ks}
+
+
 def _joint_close(features: str, tolerance: float = 0.1):
     """The best joint model from two-step slightly better than, or within ``tolerance`` of, two-step diag."""
 
     def rule(m: Metrics):
-        ks = [k for k in _components(m, "joint_two_step_{k}" + f".fid_{features}")
-              if f"two_step_diag_{k}.fid_{features}" in m]
-        if not ks:
+        pairs = _best_joint_pairs(m, features, "diag")
+        if not pairs:
             return NOT_RUN, "no joint model with a matching two-step run"
-        best = {k: _best_joint(m, features, k) for k in ks}
-        pairs = {k: (m[f"{best[k]}.fid_{features}"], m[f"two_step_diag_{k}.fid_{features}"]) for k in ks}
         numbers = f"{distance_label(features)} best joint vs two-step diag: " + ", ".join(
-            f"{k}: {j:.2f} [{_joint_label(m, best[k])}] vs {d:.2f}" for k, (j, d) in pairs.items())
-        if all(j <= d for j, d in pairs.values()):
+            f"{k}: {j:.2f} [{_joint_label(m, key)}] vs {d:.2f}" for k, (key, j, d) in pairs.items())
+        if all(j <= d for _, j, d in pairs.values()):
             return REPRODUCED, numbers
-        if all(j <= (1 + tolerance) * d for j, d in pairs.values()):
+        if all(j <= (1 + tolerance) * d for _, j, d in pairs.values()):
             return PARTLY, numbers
         return NOT_REPRODUCED, numbers
 
@@ -182,14 +188,12 @@ def _joint_close(features: str, tolerance: float = 0.1):
 
 def _celeba_full_matches_joint(m: Metrics, tolerance: float = 0.1):
     f = "celeba_rotnet"
-    ks = [k for k in _components(m, "joint_two_step_{k}" + f".fid_{f}") if f"two_step_full_{k}.fid_{f}" in m]
-    if not ks:
+    pairs = _best_joint_pairs(m, f, "full")
+    if not pairs:
         return NOT_RUN, "no joint model with a matching full-covariance run"
-    best = {k: _best_joint(m, f, k) for k in ks}
-    pairs = {k: (m[f"two_step_full_{k}.fid_{f}"], m[f"{best[k]}.fid_{f}"]) for k in ks}
     numbers = f"{distance_label(f)} two-step full vs best joint diag: " + ", ".join(
-        f"{k}: {a:.2f} vs {b:.2f} [{_joint_label(m, best[k])}]" for k, (a, b) in pairs.items())
-    close = [a <= (1 + tolerance) * b for a, b in pairs.values()]
+        f"{k}: {full:.2f} vs {j:.2f} [{_joint_label(m, key)}]" for k, (key, j, full) in pairs.items())
+    close = [full <= (1 + tolerance) * j for _, j, full in pairs.values()]
     return (REPRODUCED if all(close) else PARTLY if any(close) else NOT_REPRODUCED), numbers
 
 
@@ -302,9 +306,10 @@ def _joint_effect(features: str, reference: str) -> Callable[[Metrics], float]:
 
 
 def _full_vs_joint_effect(m: Metrics) -> float:
-    f = "celeba_rotnet"
-    pairs = _fid_pairs(m, f, "two_step_full_{k}", "joint_two_step_{k}")
-    return _relative_gain(m, {k: (full, m[f"{_best_joint(m, f, k)}.fid_{f}"]) for k, (full, _) in pairs.items()})
+    pairs = _best_joint_pairs(m, "celeba_rotnet", "full")
+    if not pairs:
+        raise KeyError("two_step_full_{k}.fid_celeba_rotnet")
+    return _relative_gain(m, {k: (full, j) for k, (_, j, full) in pairs.items()})
 
 
 # The paper's prior (a GMM fitted on the encoder means) against the zoo's other priors on the same codes.

@@ -11,6 +11,7 @@ from twostep.evaluation.audio import (
     pitch_report,
     pitch_track,
 )
+from twostep.experiments.clarinet import generate_pieces, real_pieces
 from twostep.joint import JointHMMVAE, chunk_frames, hmm_log_likelihood
 from twostep.nn.training import train_model
 from twostep.priors import HMMPrior
@@ -57,6 +58,21 @@ def test_pitch_report_of_pieces_counts_no_change_across_their_ends():
     assert joined["note_change_rate"] > 0 and pieces["note_change_rate"] == 0.0
     assert pieces["median_note_seconds"] >= 0.9 * 2.0 and pieces["voiced_fraction"] > 0.95
     assert pitch_report([a], 8000) == pitch_report(a, 8000)
+
+
+def test_measured_pieces_real_and_generated():
+    test, train = [np.full(800, 1.0), np.full(800, 2.0)], [np.full(1600, 3.0), np.full(800, 4.0)]
+    chosen = real_pieces(test, train, seconds=0.3, sample_rate=8000)  # 2,400 samples: the held-out files, then one more
+    assert [p[0] for p in chosen] == [1.0, 2.0, 3.0]
+    assert len(real_pieces(test, train, seconds=0.01, sample_rate=8000)) == 1  # one file at least
+    torch.manual_seed(0)
+    vae = AudioConvVAE(frame=200, latent_dim=3, channels=(2, 2), kernel=20)
+    prior = HMMPrior.from_params(*random_hmm(d=3, seed=2))
+    pieces = generate_pieces({"m": (vae, prior)}, n_pieces=3, piece_frames=5, hop=100, seed=0)["m"]
+    assert len(pieces) == 3 and all(len(p) == 4 * 100 + 200 and p.std() == pytest.approx(1.0, rel=1e-5) for p in pieces)
+    assert not np.allclose(pieces[0], pieces[1])  # independent segments
+    again = generate_pieces({"m": (vae, prior)}, n_pieces=3, piece_frames=5, hop=100, seed=0)["m"]
+    assert all(np.array_equal(a, b) for a, b in zip(pieces, again))
 
 
 def test_pitch_report_counts_note_changes_and_calls_noise_unvoiced():

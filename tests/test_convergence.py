@@ -32,8 +32,12 @@ def test_convergence_rule_on_known_curves():
     worse = [5.0, 4.0, 3.0, 3.0, 3.1, 3.2, 3.5]  # got worse in its last three epochs: it is not improving
     assert convergence(worse).converged and convergence(worse).improvement < 0
     assert not convergence([1.0]).converged and "not judged" in convergence([1.0]).describe()
-    assert convergence([100.0, 99.6], tolerance=0.005).converged  # 0.4% < 0.5%
-    assert not convergence([100.0, 99.4], tolerance=0.005).converged
+    assert convergence([100.0, 99.9, 99.8, 99.6], tolerance=0.005).converged  # 0.4% < 0.5% over 3 epochs
+    assert not convergence([100.0, 99.9, 99.8, 99.4], tolerance=0.005).converged
+    # too short to judge: a worse last epoch of a 2-epoch run is noise, not convergence
+    short = convergence([100.0, 100.3])
+    assert not short.converged and not short.judged and "not judged (2 epochs" in short.describe()
+    assert short.improvement == pytest.approx(-0.003)  # still measured
     assert [window_epochs(n) for n in (2, 3, 10, 40, 100)] == [1, 2, 3, 4, 10]
     with pytest.raises(ValueError, match="non-finite"):
         convergence([1.0, float("nan")])

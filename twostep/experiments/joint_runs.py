@@ -134,7 +134,7 @@ def convergence_figure(runs: dict[str, JointRun], title: str, *, objective: str 
         ax.plot(epochs, run.history, color=colour, lw=1, alpha=0.6)
         if run.history.validation:
             verdict = run.convergence
-            state = "converged" if verdict.converged else ("not judged" if run.epochs < 2 else "not converged")
+            state = "converged" if verdict.converged else ("not converged" if verdict.judged else "not judged")
             ax.plot(epochs, run.history.validation, color=colour, lw=2.2, marker="o" if run.epochs < 30 else None,
                     ms=3, label=f"{label}: {state}")
     ax.plot([], [], color="0.4", lw=1, alpha=0.6, label="(thin: training loss)")

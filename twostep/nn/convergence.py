@@ -7,7 +7,8 @@ mostly noise: the VaDE-protocol run on MNIST "converged" after 10 epochs with a 
 while still gaining 1% every three epochs): the best value inside the window against the best
 value before it. A curve that got worse in its
 last epochs did not improve either, so it counts as converged (it may be over-fitting; the curve
-shows it). A run of fewer than two epochs cannot be judged and is not converged.
+shows it). A run of fewer than ``MIN_JUDGED_EPOCHS`` epochs (a full window and one epoch before it) is
+not judged, and does not count as converged.
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ from twostep.core.validation import check_float, check_int
 CONVERGENCE_TOLERANCE = 0.005  # relative improvement of the held-out objective over the window
 CONVERGENCE_WINDOW = 0.1  # the last tenth of the epochs
 CONVERGENCE_MIN_WINDOW = 3  # epochs, at least
+# A shorter curve has no full window with an epoch before it: it is not judged (one noisy epoch
+# that got worse would otherwise count as converged).
+MIN_JUDGED_EPOCHS = CONVERGENCE_MIN_WINDOW + 1
 
 
 def window_epochs(epochs: int, fraction: float = CONVERGENCE_WINDOW, minimum: int = CONVERGENCE_MIN_WINDOW) -> int:
@@ -39,9 +43,14 @@ class Convergence:
     improvement: float  # relative improvement over the window (negative: it got worse); NaN under 2 epochs
     tolerance: float
 
+    @property
+    def judged(self) -> bool:
+        return self.epochs >= MIN_JUDGED_EPOCHS
+
     def describe(self) -> str:
-        if self.epochs < 2:
-            return f"not judged ({self.epochs} epoch)"
+        if not self.judged:
+            return (f"not judged ({self.epochs} epoch{'' if self.epochs == 1 else 's'}; the rule needs "
+                    f"{MIN_JUDGED_EPOCHS})")
         verdict = "converged" if self.converged else "not converged"
         return (f"{verdict}: improved {100 * self.improvement:+.2f}% over its last {self.window} of {self.epochs} "
                 f"epochs (tolerance {100 * self.tolerance:.1f}%)")
@@ -61,7 +70,7 @@ def convergence(curve: Sequence[float], *, tolerance: float = CONVERGENCE_TOLERA
     w = window_epochs(n, window)
     before, inside = min(values[:-w]), min(values[-w:])
     improvement = (before - inside) / max(abs(before), 1e-12)
-    return Convergence(improvement < tolerance, n, w, improvement, tolerance)
+    return Convergence(n >= MIN_JUDGED_EPOCHS and improvement < tolerance, n, w, improvement, tolerance)
 
 
 class UntilConverged:

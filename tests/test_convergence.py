@@ -147,7 +147,7 @@ def test_vade_protocol_watches_accuracy_without_changing_training():
     data = make_grid_gaussians(20, 5, 5, seed=5, grid=2)  # 4 labelled modes
     vae = _grid_vae()
     gmm = GMMPrior(4, covariance_type="diag", random_state=0).fit(vae.encode(data.train))
-    kwargs = dict(seed=0, epochs=3, lr=2e-3, batch_size=None, device="cpu", likelihood="laplace", beta=1.0)
+    kwargs = {"seed": 0, "epochs": 3, "lr": 2e-3, "batch_size": None, "device": "cpu", "likelihood": "laplace", "beta": 1.0}
     watched = run_vade(vae, gmm, data.train, labelled=(data.test, data.test_labels), **kwargs)
     plain = run_vade(vae, gmm, data.train, **kwargs)
     assert watched.history == plain.history and not plain.accuracy

@@ -80,6 +80,14 @@ def test_stop_rule_and_learning_rate_decay():
         train_model(vae, vae.loss, data.train, epochs=3, progress=False, stop=UntilConverged(min_epochs=2))
 
 
+def test_stop_rule_sees_every_epoch_the_last_included():
+    data = make_grid_gaussians(20, 5, 5, seed=1)
+    vae, seen = _grid_vae(), []
+    history = train_model(vae, vae.loss, data.train, epochs=3, batch_size=None, progress=False,
+                          stop=lambda h: seen.append(len(h)) or len(h) == 3)
+    assert seen == [1, 2, 3] and len(history) == 3 and not history.stopped_early  # true at the end: not early
+
+
 def test_learning_rate_decay_scales_the_steps():
     """With plain Adam every step moves each weight by about lr, so with lr_decay=(1, 0.5) the
     weights move half as far in each successive epoch."""

@@ -38,7 +38,7 @@ class JointRun:
     @property
     def convergence(self) -> Convergence:
         """The library's convergence rule (:mod:`twostep.nn.convergence`) on the held-out curve (not
-        judged without one, or under two epochs)."""
+        judged without one, or under ``MIN_JUDGED_EPOCHS`` epochs)."""
         return convergence(self.history.validation)
 
     def metrics(self, key: str) -> dict[str, float]:
@@ -91,15 +91,13 @@ def run_vade(autoencoder, gmm, data, *, seed: int, epochs: int, lr: float, batch
             accuracy.append(clustering_accuracy(labelled[1], trained["model"].cluster(labelled[0])))
         return trained["model"]
 
-    def watch(history) -> bool:  # after every epoch but the last: record, never stop
+    def watch(history) -> bool:  # after every epoch: record, never stop
         accuracy.append(clustering_accuracy(labelled[1], trained["model"].cluster(labelled[0])))
         return False
 
     run = run_joint(build, data, seed=seed, epochs=epochs, lr=lr, batch_size=batch_size, device=device, desc=desc,
                     validation=validation, betas=VADE_BETAS, lr_decay=VADE_LR_DECAY,
                     stop=watch if labelled is not None else None)
-    if labelled is not None and len(accuracy) <= run.epochs:  # the last epoch is not passed to the stop rule
-        accuracy.append(clustering_accuracy(labelled[1], run.model.cluster(labelled[0])))
     run.accuracy = accuracy
     return run
 

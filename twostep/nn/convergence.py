@@ -79,7 +79,7 @@ class UntilConverged:
     is a tenth of the epochs run so far, so a run stopped at epoch ``e`` passes the same rule as a
     run of ``e`` epochs judged afterwards."""
 
-    def __init__(self, min_epochs: int = 10, **rule):
+    def __init__(self, min_epochs: int = MIN_JUDGED_EPOCHS, **rule):
         self.min_epochs = check_int("min_epochs", min_epochs, minimum=2)
         self.rule = rule
 

@@ -81,7 +81,7 @@ def train_model(
     with ``patience=None``) and the weights of the best epoch are restored (early stopping) unless
     ``restore_best=False`` (a validation curve to watch, the last weights kept).
 
-    ``stop(history)``, called after every epoch, ends training when it returns true (for example
+    ``stop(history)``, called after every epoch (the last included), ends training when it returns true (for example
     :class:`twostep.nn.convergence.UntilConverged`). ``lr_decay=(every, factor)`` multiplies the
     learning rate by ``factor`` every ``every`` epochs (VaDE's schedule: every 10 epochs by 0.9).
     ``param_groups`` (torch's optimiser groups, e.g. a joint model's prior at its own learning rate)
@@ -146,7 +146,7 @@ def train_model(
             elif patience is not None and epoch - history.best_epoch >= patience:
                 history.stopped_early = True
                 break
-        if stop is not None and epoch + 1 < epochs and stop(history):
+        if stop is not None and stop(history) and epoch + 1 < epochs:  # it sees the last epoch too
             history.stopped_early = True
             break
     if best_state is not None:

@@ -1,3 +1,5 @@
+import itertools
+
 import numpy as np
 import pytest
 import torch
@@ -15,6 +17,7 @@ from twostep.experiments.clarinet import generate_pieces, real_pieces
 from twostep.joint import JointHMMVAE, chunk_frames, hmm_log_likelihood
 from twostep.nn.training import train_model
 from twostep.priors import HMMPrior
+from twostep.priors.hmm import TRANSITION_PSEUDOCOUNT, kmeans_start
 
 
 def test_framing_then_overlap_add_reconstructs_the_signal():
@@ -171,6 +174,45 @@ def test_baum_welch_restarts_keep_the_most_likely_fit():
     assert multi.model_.monitor_.history[-1] == max(lls)
     np.testing.assert_array_equal(multi.model_.means_, HMMPrior(6, n_iter=30, tol=1e-6, n_init=4, random_state=0)
                                   .fit(seqs).model_.means_)  # deterministic
+
+
+def test_kmeans_start_counts_every_parameter_from_one_partition():
+    # Three clusters far apart (1-d, around -10, 0 and 10): k-means finds them exactly, so every
+    # parameter can be counted by hand from the known labels.
+    rng = np.random.default_rng(0)
+    labels = [np.array([0, 0, 1, 1, 1, 2, 2, 0]), np.array([2, 2, 2, 1, 0, 0])]
+    centres = np.array([-10.0, 0.0, 10.0])
+    x = np.concatenate([centres[l] + rng.standard_normal(len(l)) for l in labels])[:, None]
+    start = kmeans_start(x, [8, 6], 3, random_state=0, min_covar=1e-3)
+    order = np.argsort(start["means"][:, 0])  # the k-means clusters, in the order of the centres
+    flat = np.concatenate(labels)
+    starts, trans = np.zeros(3), np.zeros((3, 3))
+    for seq in labels:
+        starts[seq[0]] += 1
+        for a, b in itertools.pairwise(seq):
+            trans[a, b] += 1
+    starts, trans = starts + TRANSITION_PSEUDOCOUNT, trans + TRANSITION_PSEUDOCOUNT
+    np.testing.assert_allclose(start["startprob"][order], starts / starts.sum())
+    np.testing.assert_allclose(start["transmat"][np.ix_(order, order)], trans / trans.sum(1, keepdims=True))
+    np.testing.assert_allclose(start["means"][order, 0], [x[flat == k, 0].mean() for k in range(3)])
+    np.testing.assert_allclose(start["variances"][order, 0], [x[flat == k, 0].var() + 1e-3 for k in range(3)])
+
+
+def test_hmm_prior_fits_from_the_kmeans_start():
+    start, trans, means, variances = random_hmm(seed=2)
+    seqs = [HMMPrior.from_params(start, trans, means, variances).sample(80, seed=s) for s in range(4)]
+    x, lengths = np.concatenate(seqs), [len(s) for s in seqs]
+    fitted = HMMPrior(3, n_iter=30, tol=1e-6, init="kmeans", random_state=0).fit(seqs)
+    first = HMMPrior.from_params(*kmeans_start(x, lengths, 3, random_state=0, min_covar=1e-3).values())
+    # Baum-Welch's first E-step scores the data under the starting parameters
+    assert fitted.model_.monitor_.history[0] == pytest.approx(first.log_prob(seqs).sum(), rel=1e-9)
+    history = list(fitted.model_.monitor_.history)
+    assert all(b >= a - 1e-6 for a, b in itertools.pairwise(history))
+    assert np.max(np.abs(np.sort(fitted.model_.means_[:, 0]) - np.sort(means[:, 0]))) < 0.5
+    hmmlearn = HMMPrior(3, n_iter=30, tol=1e-6, random_state=0).fit(seqs)
+    assert hmmlearn.model_.monitor_.history[0] != pytest.approx(history[0])  # the two starts differ
+    with pytest.raises(ValueError, match="init"):
+        HMMPrior(3, init="random")
 
 
 def test_log_prob_survives_frames_the_scaled_forward_pass_underflows_on():

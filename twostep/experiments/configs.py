@@ -32,6 +32,7 @@ from pydantic import (
 
 from twostep.core.runtime import get_device, seed_everything
 from twostep.core.validation import ParameterError
+from twostep.priors.hmm import HMM_INITS
 
 PositiveInt = Annotated[int, Field(ge=1)]
 NonNegativeInt = Annotated[int, Field(ge=0)]
@@ -40,6 +41,7 @@ NonNegativeFloat = Annotated[float, Field(ge=0)]
 Covariance = Literal["full", "diag", "spherical", "tied"]
 Device = Literal["cpu", "cuda", "auto"]
 Inception = Literal["auto", "always", "never"]
+HmmInit = Literal[tuple(HMM_INITS)]  # the library's choices (twostep.priors.hmm), one list
 ComponentCounts = Annotated[list[PositiveInt], Field(min_length=1)]
 
 
@@ -238,6 +240,7 @@ class ClarinetConfig(NotebookConfig):
     hmm_n_iter: PositiveInt
     hmm_tol: NonNegativeFloat
     hmm_n_init: PositiveInt
+    hmm_init: HmmInit
     hmm_implementation: Literal["scaling", "log"]
     joint_epochs: NonNegativeInt
     joint_chunk: Annotated[int, Field(ge=2)]
@@ -293,6 +296,7 @@ class PriorZooConfig(GANPriorConfig):
     audio_vae_epochs: PositiveInt
     hmm_states: Annotated[int, Field(ge=2)]
     hmm_n_iter: PositiveInt
+    hmm_init: HmmInit
     gru_hidden: PositiveInt
     gru_max_epochs: PositiveInt
     audio_seconds: Annotated[float, Field(ge=0.5)]

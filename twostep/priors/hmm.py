@@ -9,6 +9,7 @@ import numpy as np
 from hmmlearn.base import ConvergenceMonitor
 from hmmlearn.hmm import GaussianHMM
 from hmmlearn.stats import log_multivariate_normal_density
+from sklearn.cluster import KMeans
 
 from twostep.core.guards import NonFiniteError, check_finite
 from twostep.core.validation import check_choice, check_float, check_int
@@ -138,6 +139,44 @@ class _GuardedGaussianHMM(GaussianHMM):
         self.monitor_.reseeded_at.append(self.monitor_.iter)
 
 
+# How Baum-Welch starts (HMMPrior's ``init``): "hmmlearn" is hmmlearn's own start (k-means means,
+# the data's variance for every state, uniform start and transition probabilities); "kmeans" takes
+# every parameter from the same k-means partition of the frames (see kmeans_start).
+HMM_INITS = {"hmmlearn": "hmmlearn's start (the authors')", "kmeans": "the k-means partition start"}
+# The pseudo-count (in frames) added to every start and transition count of the "kmeans" start, so
+# that no transition starts at probability 0 (Baum-Welch could never make it possible again).
+TRANSITION_PSEUDOCOUNT = 1e-2
+
+
+def kmeans_start(x: np.ndarray, lengths: list[int], n_states: int, *, random_state=None, min_covar: float = 1e-3,
+                 n_init: int = 10) -> dict[str, np.ndarray]:
+    """Every HMM parameter from one k-means partition of the frames ``x`` (sequences of
+    ``lengths``), the start of segmental k-means (Juang & Rabiner 1990): each state's mean and
+    diagonal variance (plus ``min_covar``) are those of its cluster (the data's variance for a
+    cluster of one frame), its start probability the share of sequences whose first frame is in
+    it, its transition probabilities the counts of consecutive frames from its cluster to each
+    cluster; every count gets ``TRANSITION_PSEUDOCOUNT``. k-means is scikit-learn's, with
+    hmmlearn's settings (``n_init`` runs, ``random_state``). Returns ``startprob``, ``transmat``,
+    ``means`` and ``variances``."""
+    labels = KMeans(n_clusters=n_states, n_init=n_init, random_state=random_state).fit_predict(x)
+    sizes = np.bincount(labels, minlength=n_states)
+    means = np.zeros((n_states, x.shape[1]))
+    np.add.at(means, labels, x)
+    means /= np.maximum(sizes, 1)[:, None]
+    variances = np.zeros_like(means)
+    np.add.at(variances, labels, (x - means[labels]) ** 2)
+    variances /= np.maximum(sizes, 1)[:, None]
+    variances[sizes < 2] = x.var(0)
+    starts = np.cumsum([0, *lengths[:-1]])
+    startprob = np.bincount(labels[starts], minlength=n_states) + TRANSITION_PSEUDOCOUNT
+    transmat = np.full((n_states, n_states), TRANSITION_PSEUDOCOUNT)
+    following = np.ones(len(x), dtype=bool)
+    following[starts] = False  # a sequence's first frame follows no frame
+    np.add.at(transmat, (labels[np.flatnonzero(following) - 1], labels[following]), 1.0)
+    return {"startprob": startprob / startprob.sum(), "transmat": transmat / transmat.sum(1, keepdims=True),
+            "means": means, "variances": variances + min_covar}
+
+
 _HMM_HINT = "Try fewer states (n_states), more frames, or a larger variance floor (min_covar)."
 
 
@@ -149,9 +188,12 @@ class HMMPrior(Prior):
     sequence of ``n`` frames; ``log_prob`` returns each sequence's log-likelihood.
     ``implementation="scaling"`` is hmmlearn's faster forward-backward, ``"log"`` its log-space one.
 
-    Baum-Welch starts from hmmlearn's initialisation (k-means means, the data's variances, uniform
-    start and transition probabilities), keeps a variance floor ``min_covar``, re-seeds states that
-    receive less than ``min_state_frames`` frames of posterior mass (see :class:`_GuardedGaussianHMM`),
+    Baum-Welch starts (``init``) from hmmlearn's initialisation (``"hmmlearn"``: k-means means, the
+    data's variances, uniform start and transition probabilities) or from every parameter of the
+    same k-means partition (``"kmeans"``: each cluster's mean and variance, start and transition
+    probabilities counted from the cluster labels; :func:`kmeans_start`). It keeps a variance floor
+    ``min_covar``, re-seeds states that receive less than ``min_state_frames`` frames of posterior
+    mass (see :class:`_GuardedGaussianHMM`),
     and raises :class:`~twostep.core.guards.NonFiniteError` on a non-finite log-likelihood or parameter.
     With ``n_init`` > 1, Baum-Welch runs that many times from different initialisations (the first
     seeded with ``random_state`` itself, so ``n_init=1`` is one plain fit) and the fit with the
@@ -165,7 +207,7 @@ class HMMPrior(Prior):
 
     def __init__(self, n_states: int = 100, *, n_iter: int = 100, tol: float = 1e-2, min_covar: float = 1e-3,
                  min_state_frames: float = 1e-3, implementation: str = "scaling", n_init: int = 1,
-                 random_state: int | None = 0):
+                 init: str = "hmmlearn", random_state: int | None = 0):
         self.n_states = check_int("n_states", n_states, minimum=1)
         self.n_init = check_int("n_init", n_init, minimum=1)
         self.n_iter = check_int("n_iter", n_iter, minimum=1)
@@ -173,6 +215,7 @@ class HMMPrior(Prior):
         self.min_covar = check_float("min_covar", min_covar, minimum=0.0)
         self.min_state_frames = check_float("min_state_frames", min_state_frames, minimum=0.0)
         self.implementation = check_choice("implementation", implementation, ("scaling", "log"))
+        self.init = check_choice("init", init, HMM_INITS)
         self.random_state = random_state
 
     def __repr__(self) -> str:
@@ -191,11 +234,21 @@ class HMMPrior(Prior):
         x, lengths = _sequences(codes, lengths)
         if len(x) < self.n_states:
             raise ValueError(f"n_states={self.n_states} is more than the {len(x)} frames to fit")
-        fits = [self._model(i).fit(x, lengths) for i in range(self.n_init)]
+        fits = [self._start(self._model(i), x, lengths).fit(x, lengths) for i in range(self.n_init)]
         self.init_log_likelihoods_ = [float(m.monitor_.history[-1]) for m in fits]
         self.model_ = fits[int(np.argmax(self.init_log_likelihoods_))]
         self.dim_ = x.shape[1]
         return self
+
+    def _start(self, model: _GuardedGaussianHMM, x: np.ndarray, lengths: list[int]) -> _GuardedGaussianHMM:
+        """``model`` with its starting parameters set, for ``init="kmeans"`` (hmmlearn sets its own)."""
+        if self.init == "kmeans":
+            start = kmeans_start(x, lengths, self.n_states, random_state=model.random_state, min_covar=self.min_covar)
+            model.init_params = ""
+            model.n_features = x.shape[1]
+            model.startprob_, model.transmat_ = start["startprob"], start["transmat"]
+            model.means_, model.covars_ = start["means"], start["variances"]
+        return model
 
     @classmethod
     def from_params(cls, startprob, transmat, means, variances, **kwargs) -> "HMMPrior":

@@ -314,7 +314,8 @@ def test_shared_step1_settings_are_the_chapters_defaults():
     zoo = defaults_of("prior_zoo")
     for zoo_name, name in (("audio_latent_dim", "latent_dim"), ("audio_channels", "channels"),
                            ("audio_vae_epochs", "vae_epochs"), ("audio_n_test_files", "n_test_files"),
-                           ("hmm_states", "n_states"), ("hmm_n_iter", "hmm_n_iter"), ("hmm_init", "hmm_init")):
+                           ("hmm_states", "n_states"), ("hmm_n_iter", "hmm_n_iter"), ("hmm_init", "hmm_init"),
+                           ("audio_segment_seconds", "segment_seconds"), ("audio_measure_seconds", "measure_seconds")):
         assert zoo[zoo_name] == defaults[name], zoo_name
     gan = defaults_of("gan_prior")
     assert all(zoo[name] == gan[name] for name in gan if name in zoo and name not in ("output_dir", "gmm_components"))

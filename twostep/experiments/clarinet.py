@@ -122,6 +122,18 @@ def real_pieces(test_audio: list[np.ndarray], training_audio: list[np.ndarray], 
     return pieces
 
 
+def measurement_pieces(models: dict, data: AudioData, seconds: float, segment_seconds: float, hop: int,
+                       seed: int) -> dict[str, list[np.ndarray]]:
+    """The audio the pitch and note measures are taken on: ``"real"``, recordings of ``seconds`` in
+    all (:func:`real_pieces`), and per model (key -> (autoencoder, HMM prior)) ``seconds`` of new
+    independent pieces as long as the generated segments (``segment_seconds``, or all of
+    ``seconds`` if shorter; :func:`generate_pieces`)."""
+    piece_seconds = min(segment_seconds, seconds)
+    return {"real": real_pieces(data.test_audio, data.train_audio, seconds, data.sample_rate),
+            **generate_pieces(models, n_pieces=max(1, round(seconds / piece_seconds)),
+                              piece_frames=max(2, int(piece_seconds * data.sample_rate / hop)), hop=hop, seed=seed)}
+
+
 def audio_metrics(models: dict, test_frames: list[np.ndarray], waves: dict[str, np.ndarray],
                   training_audio: list[np.ndarray], sample_rate: int,
                   pieces: dict[str, list[np.ndarray]] | None = None) -> dict[str, float]:

@@ -301,6 +301,7 @@ class PriorZooConfig(GANPriorConfig):
     gru_max_epochs: PositiveInt
     audio_seconds: Annotated[float, Field(ge=0.5)]
     audio_segment_seconds: Annotated[float, Field(ge=0.5)]
+    audio_measure_seconds: Annotated[float, Field(ge=0.5)]
     use_cache: bool
 
     @model_validator(mode="after")

@@ -26,6 +26,27 @@ def test_observation_models_match_torch_distributions():
     torch.testing.assert_close(log_likelihood(b, p, "bernoulli", 1.0), ber)
 
 
+def test_bernoulli_loss_and_gradient_equal_torch_binary_cross_entropy(shared_data):
+    # reconstruction_loss computes BCE by hand (half the cost); torch's binary_cross_entropy of the
+    # same clamped means is the reference, on real grey-level MNIST targets and means that include
+    # exact 0 and 1 (where the clamp holds and the gradient is zero)
+    from twostep.data import load_mnist
+
+    x = torch.as_tensor(load_mnist(train=False)[0][:64])
+    g = torch.Generator().manual_seed(0)
+    p = torch.sigmoid(4 * torch.randn(64, 784, generator=g))
+    p[:, :20], p[:, 20:40] = 0.0, 1.0
+    assert ((x > 0) & (x < 1)).any()  # grey levels, not only binary pixels
+    ours, ref = p.clone().requires_grad_(), p.clone().requires_grad_()
+    loss = reconstruction_loss(x, ours, "bernoulli")
+    expected = torch.nn.functional.binary_cross_entropy(ref.clamp(1e-6, 1 - 1e-6), x, reduction="none").sum(-1)
+    torch.testing.assert_close(loss, expected, rtol=1e-6, atol=1e-3)
+    loss.sum().backward()
+    expected.sum().backward()
+    torch.testing.assert_close(ours.grad, ref.grad, rtol=1e-4, atol=1e-6)
+    assert (ours.grad[:, :40] == 0).all()
+
+
 def test_l1_plus_beta_kl_is_a_scaled_laplace_elbo():
     # L1 + beta*KL = -beta * (log Laplace(x | x_hat, beta) + (-KL)) + const
     g = torch.Generator().manual_seed(1)

@@ -6,7 +6,11 @@ import torch
 from scipy.stats import multivariate_normal
 
 from twostep.autoencoders import MLPVAE, Autoencoder, train_vae
-from twostep.autoencoders.base import log_likelihood, reconstruction_loss
+from twostep.autoencoders.base import (
+    BERNOULLI_CLAMP,
+    log_likelihood,
+    reconstruction_loss,
+)
 from twostep.core import ParameterError
 from twostep.data import make_grid_gaussians
 from twostep.evaluation.likelihood import importance_log_likelihood
@@ -39,7 +43,8 @@ def test_bernoulli_loss_and_gradient_equal_torch_binary_cross_entropy(shared_dat
     assert ((x > 0) & (x < 1)).any()  # grey levels, not only binary pixels
     ours, ref = p.clone().requires_grad_(), p.clone().requires_grad_()
     loss = reconstruction_loss(x, ours, "bernoulli")
-    expected = torch.nn.functional.binary_cross_entropy(ref.clamp(1e-6, 1 - 1e-6), x, reduction="none").sum(-1)
+    clamped = ref.clamp(BERNOULLI_CLAMP, 1 - BERNOULLI_CLAMP)
+    expected = torch.nn.functional.binary_cross_entropy(clamped, x, reduction="none").sum(-1)
     torch.testing.assert_close(loss, expected, rtol=1e-6, atol=1e-3)
     loss.sum().backward()
     expected.sum().backward()

@@ -43,6 +43,7 @@ Device = Literal["cpu", "cuda", "auto"]
 Inception = Literal["auto", "always", "never"]
 HmmInit = Literal[tuple(HMM_INITS)]  # the library's choices (twostep.priors.hmm), one list
 ComponentCounts = Annotated[list[PositiveInt], Field(min_length=1)]
+AudioSeconds = Annotated[float, Field(ge=0.5)]  # a length of audio (generated, a segment, a measure), at least 0.5 s
 
 
 def _sorted_unique(values: list[int]) -> list[int]:
@@ -246,9 +247,9 @@ class ClarinetConfig(NotebookConfig):
     joint_chunk: Annotated[int, Field(ge=2)]
     joint_batch_size: PositiveInt
     joint_lr: PositiveFloat
-    generate_seconds: Annotated[float, Field(ge=0.5)]
-    segment_seconds: Annotated[float, Field(ge=0.5)]
-    measure_seconds: Annotated[float, Field(ge=0.5)]
+    generate_seconds: AudioSeconds
+    segment_seconds: AudioSeconds
+    measure_seconds: AudioSeconds
     use_cache: bool
 
     @model_validator(mode="after")
@@ -299,9 +300,9 @@ class PriorZooConfig(GANPriorConfig):
     hmm_init: HmmInit
     gru_hidden: PositiveInt
     gru_max_epochs: PositiveInt
-    audio_seconds: Annotated[float, Field(ge=0.5)]
-    audio_segment_seconds: Annotated[float, Field(ge=0.5)]
-    audio_measure_seconds: Annotated[float, Field(ge=0.5)]
+    audio_seconds: AudioSeconds
+    audio_segment_seconds: AudioSeconds
+    audio_measure_seconds: AudioSeconds
     use_cache: bool
 
     @model_validator(mode="after")

@@ -168,3 +168,46 @@ def test_vade_protocol_watches_accuracy_without_changing_training():
     start = GMMVAE.from_two_step(vae, gmm, likelihood="laplace", beta=1.0)
     assert watched.accuracy[0] == clustering_accuracy(data.test_labels, start.cluster(data.test))
     assert watched.accuracy[-1] == clustering_accuracy(data.test_labels, watched.model.cluster(data.test))
+
+
+def _conv_joint(k):
+    from twostep.autoencoders import ConvVAE
+
+    torch.manual_seed(3)
+    vae = ConvVAE((3, 16, 16), 4, width=4, depth=2, output="tanh", likelihood="laplace", beta=0.1)  # BatchNorm inside
+    codes = vae.encode(np.random.default_rng(0).uniform(-1, 1, (60, 3, 16, 16)).astype(np.float32))
+    return GMMVAE.from_two_step(vae, GMMPrior(k, "diag", random_state=0).fit(codes), likelihood="laplace", beta=1.0)
+
+
+def test_a_short_run_is_the_prefix_of_a_long_one_to_the_last_bit():
+    """CelebA's 2-epoch joint model is the first 2 epochs of its until-converged run: one trajectory
+    gives both, equal to two separate runs in every weight (BatchNorm's running statistics too),
+    every curve and every metric."""
+    from twostep.experiments.joint_runs import run_joint_plans, run_joint_with_prefix
+
+    images = np.random.default_rng(1).uniform(-1, 1, (48, 3, 16, 16)).astype(np.float32)
+    heldout = np.random.default_rng(2).uniform(-1, 1, (12, 3, 16, 16)).astype(np.float32)
+    common = {"seed": 5, "lr": 1e-3, "batch_size": 16, "device": "cpu", "validation": heldout}
+    short = run_joint(lambda: _conv_joint(3), images, epochs=2, desc="short", **common)
+    long = run_joint(lambda: _conv_joint(3), images, epochs=6, desc="long", stop=UntilConverged(), **common)
+    one, prefix = run_joint_with_prefix(lambda: _conv_joint(3), images, prefix=2, epochs=6, stop=UntilConverged(),
+                                        desc="both", **common)
+    for separate, shared in ((short, prefix), (long, one)):
+        state_a, state_b = separate.model.state_dict(), shared.model.state_dict()
+        assert state_a.keys() == state_b.keys() and any("running_mean" in name for name in state_a)
+        assert all(torch.equal(state_a[name], state_b[name]) for name in state_a)
+        assert list(separate.history) == list(shared.history)
+        assert separate.history.validation == shared.history.validation
+        assert separate.metrics("j") == shared.metrics("j")
+        assert not shared.model.training  # ready to sample, as a finished run
+    assert prefix.epochs == 2 and one.epochs >= 4 and prefix.history.best_epoch is None
+    # the plans of a chapter: the short run comes from the long one's trajectory, results in plan order
+    plans = [("two_step", 3, 2, None), ("converged", 3, 6, UntilConverged())]
+    built = []
+    runs = run_joint_plans(plans, lambda k: built.append(k) or _conv_joint(k), images, **common)
+    assert built == [3]  # one model trained
+    assert list(runs) == ["joint_two_step_3", "joint_converged_3"]
+    assert list(runs["joint_two_step_3"].history) == list(short.history)
+    assert list(runs["joint_converged_3"].history) == list(long.history)
+    with pytest.raises(ValueError, match="before its prefix"):
+        run_joint_with_prefix(lambda: _conv_joint(3), images, prefix=5, epochs=3, desc="x", **common)

@@ -128,6 +128,25 @@ def stage_sweep(sweep: Path, dest: Path) -> list[dict[str, Any]]:
     return report
 
 
+# The parameter that turns off what only illustrates a chapter (models and sections that decide no
+# claim); the book sets it False at every seed but the first, whose runs are the chapters.
+ILLUSTRATE = "illustrate"
+
+
+def book_plan(names: list[str], *, profile: str, seeds: list[int], root: Path) -> list:
+    """The book's runs: every notebook at every seed with the profile's parameters; at the seeds
+    after the first, notebooks that have an ``illustrate`` parameter run with it False, so they
+    train and score only what decides their claims (every claim is still decided in every seed;
+    the chapters, from the first seed, show everything)."""
+    specs = []
+    for name in names:
+        specs += plan([name], profile=profile, seeds=seeds[:1], root=root)
+        if seeds[1:]:
+            extra = {ILLUSTRATE: False} if ILLUSTRATE in notebook_parameters(name, root) else {}
+            specs += plan([name], profile=profile, seeds=seeds[1:], overrides=extra, root=root)
+    return specs
+
+
 def build_from_sweep(sweep: Path, dest: Path, *, profile: str, seeds: list[int], execute_runs: bool,
                      root: Path, workers: int | None = None) -> int:
     """The book's executed notebooks from a sweep: run every notebook x seed through the sweep
@@ -136,7 +155,7 @@ def build_from_sweep(sweep: Path, dest: Path, *, profile: str, seeds: list[int],
     failed = []
     if execute_runs:
         names = sorted(notebook_names(root), key=lambda n: HEAVIEST_FIRST.index(n) if n in HEAVIEST_FIRST else 99)
-        specs = plan(names, profile=profile, seeds=seeds, root=root)
+        specs = book_plan(names, profile=profile, seeds=seeds, root=root)
         result = run_sweep(specs, sweep, workers=workers, root=root)
         print(result.summary(), flush=True)
         failed = result.failed

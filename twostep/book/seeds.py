@@ -90,7 +90,9 @@ def render(runs_by_notebook: Mapping[str, Sequence[Mapping[str, float]]], out: P
              "priors and the joint models; the feature networks of the Fréchet distances are instruments, trained "
              "once). The chapters show the first seed's run; this page shows the spread over all of them, read "
              "from each run's `metrics.json`. The error bars inside the chapters are over sample batches of one "
-             "model; the bands here are over training runs.", "",
+             "model; the bands here are over training runs. At the seeds after the first, chapters with an "
+             "`illustrate` parameter run without what decides no claim (for instance MNIST's full-covariance GMMs "
+             "and joint model from random): those models are in the chapter, from the first seed, not here.", "",
              f"Seeds per experiment: {', '.join(map(str, n))}.", ""]
     for notebook, runs in runs_by_notebook.items():
         lines += [f"## {CHAPTERS.get(notebook, notebook)} ({{doc}}`chapter <{notebook}>`)", "",

@@ -7,11 +7,13 @@ import numpy as np
 from scipy.io import wavfile
 from scipy.signal import get_window, resample_poly
 
+from twostep.core.profiling import phased
 from twostep.data.registry import dataset_path
 
 A4 = 440.0
 
 
+@phased("data loading")
 def load_clarinet(sample_rate: int = 8000) -> list[np.ndarray]:
     """The authors' 40 synthetic clarinet sequences (``source2_0.wav`` ... ``source2_39.wav``,
     16 kHz) from ``<data dir>/clarinet/`` (checked against SHA256SUMS), resampled to ``sample_rate``

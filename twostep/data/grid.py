@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from twostep.core.profiling import phased
+
 
 @dataclass
 class GridData:
@@ -37,6 +39,7 @@ def grid_means(grid: int = 4, spacing: float = 2.0) -> np.ndarray:
     return np.stack([xx.ravel(), yy.ravel()], axis=1)
 
 
+@phased("data loading")
 def make_grid_gaussians(
     n_train: int = 100,
     n_val: int = 20,

@@ -13,6 +13,7 @@ import numpy as np
 from filelock import FileLock
 
 from twostep.core.files import sha256_file
+from twostep.core.profiling import phased
 from twostep.core.runtime import cache_dir
 from twostep.data.registry import (
     DATASETS,
@@ -64,6 +65,7 @@ def brain_preprocess(images: np.ndarray) -> np.ndarray:
     return (2.0 * x / np.maximum(peak, 1e-8) - 1.0).astype(np.float32)
 
 
+@phased("data loading")
 def load_allen_atlas(size: tuple[int, int] = (228, 160)) -> np.ndarray:
     """The 132 Allen Reference Atlas coronal plates from ``<data dir>/allen_atlas/`` (checked
     against SHA256SUMS), padded and resized to ``size = (width, height)``; in [0, 1]."""
@@ -88,6 +90,7 @@ def find_celeba() -> tuple[Path, str]:
 DECODE_FORMAT = 1  # bump when the decoding below changes what it returns
 
 
+@phased("data loading")
 def load_celeba(n_images: int | None = None, size: int = 64, *, use_cache: bool = True) -> tuple[np.ndarray, str]:
     """The first ``n_images`` aligned CelebA images, centre-cropped (a square of 140/178 of the
     width) and resized to ``size`` x ``size``; float32 (N, 3, size, size) in [-1, 1] (the DCGAN

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from twostep.core.profiling import phased
 from twostep.core.runtime import cache_dir
 from twostep.data.registry import dataset_path
 
@@ -37,6 +38,7 @@ def _torchvision_root_for(raw: Path) -> Path:
     return root
 
 
+@phased("data loading")
 def load_mnist(train: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """MNIST images as float32 rows of 784 pixels in [0, 1], and int64 labels.
 

@@ -23,6 +23,7 @@ import torch
 from pytorch_fid.fid_score import calculate_frechet_distance
 from torch import nn
 
+from twostep.core.profiling import phased
 from twostep.core.runtime import get_device
 from twostep.core.validation import check_choice, check_int
 from twostep.evaluation.quality import QualityEvaluator
@@ -255,6 +256,7 @@ class FIDEvaluator:
     and precision/recall/density/coverage on at most that many rows (0 leaves them out).
     """
 
+    @phased("scoring")
     def __init__(self, networks: list[FeatureNetwork], real_images, *, n_batches: int = 5, batch_size: int = 1000,
                  quality_rows: int = QUALITY_ROWS):
         self.networks = list(networks)
@@ -268,6 +270,7 @@ class FIDEvaluator:
             if quality_rows:
                 self.quality[net.name] = QualityEvaluator(features, n_rows=quality_rows)
 
+    @phased("scoring")
     def score(self, samples) -> dict[str, FIDResult]:
         out = {}
         for net in self.networks:

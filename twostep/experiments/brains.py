@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from twostep.core.profiling import phased
 from twostep.data.images import unit_range as to_unit
 from twostep.evaluation.samples import (
     high_frequency_energy,
@@ -13,6 +14,7 @@ from twostep.evaluation.samples import (
 )
 
 
+@phased("scoring")
 def sharpness_metrics(image_sets: dict[str, np.ndarray], real: np.ndarray) -> dict[str, float]:
     """Per set: mean Laplacian variance and high-frequency power, each relative to the real images'."""
     real_sharp = laplacian_variance(to_unit(real)).mean()
@@ -38,6 +40,7 @@ def sharpness_figure(show: dict[str, np.ndarray], real: np.ndarray, width_px: in
     return fig
 
 
+@phased("scoring")
 def nearest_plates(samples: dict[str, np.ndarray], images: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Per model, the RMS distance of every sample to its nearest image and that image's index;
     ``"real"``: every image to its nearest other image."""

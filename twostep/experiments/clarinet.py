@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from twostep.autoencoders import AudioConvVAE, train_vae
+from twostep.core.profiling import phased
 from twostep.data.audio import frame_signal, load_clarinet, overlap_add, synth_clarinet
 from twostep.evaluation.audio import log_spectral_distance, pitch_report
 from twostep.experiments.cache import load_or_train
@@ -64,6 +65,7 @@ class AudioData:
                 f"{sum(map(len, self.test_frames))} test frames")
 
 
+@phased("data loading")
 def audio_data(source: str, *, sample_rate: int, frame: int, hop: int, n_test_files: int, n_synth_files: int,
                seed: int) -> AudioData:
     """The authors' clarinet files (``source="files"``) or ``n_synth_files`` synthesised 6-second
@@ -122,6 +124,7 @@ def real_pieces(test_audio: list[np.ndarray], training_audio: list[np.ndarray], 
     return pieces
 
 
+@phased("scoring")
 def measurement_pieces(models: dict, data: AudioData, seconds: float, segment_seconds: float, hop: int,
                        seed: int) -> dict[str, list[np.ndarray]]:
     """The audio the pitch and note measures are taken on: ``"real"``, recordings of ``seconds`` in
@@ -134,6 +137,7 @@ def measurement_pieces(models: dict, data: AudioData, seconds: float, segment_se
                               piece_frames=max(2, int(piece_seconds * data.sample_rate / hop)), hop=hop, seed=seed)}
 
 
+@phased("scoring")
 def audio_metrics(models: dict, test_frames: list[np.ndarray], waves: dict[str, np.ndarray],
                   training_audio: list[np.ndarray], sample_rate: int,
                   pieces: dict[str, list[np.ndarray]] | None = None) -> dict[str, float]:

@@ -30,6 +30,7 @@ from pydantic import (
     model_validator,
 )
 
+from twostep.core.profiling import record_cells
 from twostep.core.runtime import get_device, seed_everything
 from twostep.core.validation import ParameterError
 from twostep.priors.hmm import HMM_INITS
@@ -97,6 +98,7 @@ class NotebookConfig(BaseModel):
             threads = os.environ.get("TWOSTEP_THREADS")
             torch.set_num_threads(int(threads) if threads else max(1, min(torch.get_num_threads(), 2)))
         seed_everything(self.seed)
+        record_cells(out)  # each later cell's seconds by phase, in profile.json (benchmarks/book_profile.py)
         return device, out
 
 
@@ -160,6 +162,7 @@ class GridConfig(NotebookConfig):
     data_std: PositiveFloat
     n_samples: Annotated[int, Field(ge=16)]
     n_importance: PositiveInt
+    illustrate: bool
 
     @model_validator(mode="after")
     def _components_fit_the_data(self):
@@ -180,6 +183,7 @@ class MNISTConfig(SweepConfig, MNISTDataConfig):
     vade_epochs: NonNegativeInt
     vade_lr: PositiveFloat
     vade_batch_size: PositiveInt
+    illustrate: bool
 
     @model_validator(mode="after")
     def _sizes(self):
@@ -250,6 +254,7 @@ class ClarinetConfig(NotebookConfig):
     generate_seconds: AudioSeconds
     segment_seconds: AudioSeconds
     measure_seconds: AudioSeconds
+    illustrate: bool
     use_cache: bool
 
     @model_validator(mode="after")
@@ -274,6 +279,7 @@ class GANPriorConfig(MNISTDataConfig):
     n_critic: PositiveInt
     gp_weight: NonNegativeFloat
     gmm_components: NonNegativeInt
+    illustrate: bool
 
 
 class PriorZooConfig(GANPriorConfig):

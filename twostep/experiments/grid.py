@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from twostep.core.profiling import phased
 from twostep.data.grid import GridData
 from twostep.evaluation.likelihood import importance_log_likelihood
 from twostep.evaluation.samples import grid_mode_metrics
 
 
+@phased("scoring")
 def mode_scores(samples: dict[str, np.ndarray], data: GridData) -> dict[str, dict[str, float]]:
     """Modes covered and the fraction of high-quality samples, per model."""
     return {name: grid_mode_metrics(s, data.means, data.std) for name, s in samples.items()}

@@ -3,6 +3,7 @@ objective), time; and the chapters' convergence figure and table of such runs.""
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -11,6 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from twostep.core.profiling import phased
 from twostep.core.runtime import seed_everything
 from twostep.evaluation.fid import distance_label
 from twostep.evaluation.samples import clustering_accuracy
@@ -68,6 +70,67 @@ def run_joint(build: Callable[[], nn.Module], data, *, seed: int, epochs: int, l
                           desc=desc, validation=validation, **kwargs)
     # the training time: without the held-out scoring, which only watches
     return JointRun(model, history, history.seconds[-1] if history.seconds else time.perf_counter() - start)
+
+
+def run_joint_with_prefix(build: Callable[[], nn.Module], data, *, prefix: int, seed: int, epochs: int,
+                          stop: Callable[[History], bool] | None = None, **kwargs) -> tuple[JointRun, JointRun]:
+    """:func:`run_joint` once, and its first ``prefix`` epochs as a run of their own: ``(run,
+    prefix_run)``. Training draws the same numbers whatever its length (shuffling and noise are
+    seeded once, the held-out objective has its own), so the prefix run is, to the last bit, the run
+    :func:`run_joint` would train with ``epochs=prefix`` (the last weights kept, no stop rule); one
+    trajectory instead of two. The run must reach ``prefix`` epochs (a stop rule such as
+    :class:`~twostep.nn.convergence.UntilConverged` whose ``min_epochs`` is at least ``prefix``)."""
+    from_prefix: dict[str, object] = {}
+
+    def watch(history: History) -> bool:
+        if len(history) == prefix:
+            model = trained["model"]
+            snapshot = copy.deepcopy(model).eval()
+            cut = History(list(history))
+            cut.validation, cut.seconds = list(history.validation), list(history.seconds)
+            cut.best_epoch = None  # as run_joint leaves it: the last weights are kept
+            from_prefix["run"] = JointRun(snapshot, cut, cut.seconds[-1])
+        return bool(stop and stop(history))
+
+    trained: dict[str, nn.Module] = {}
+
+    def built() -> nn.Module:
+        trained["model"] = build()
+        return trained["model"]
+
+    run = run_joint(built, data, seed=seed, epochs=epochs, stop=watch, **kwargs)
+    if "run" not in from_prefix:
+        raise ValueError(f"the run stopped after {run.epochs} epochs, before its prefix of {prefix}")
+    return run, from_prefix["run"]
+
+
+def run_joint_plans(plans: list[tuple[str, int, int, Callable[[History], bool] | None]],
+                    build: Callable[[int], nn.Module], data, **kwargs) -> dict[str, JointRun]:
+    """The runs ``joint_<name>_<k>`` of ``plans`` ``(name, k, epochs, stop)``, each from ``build(k)``
+    with :func:`run_joint`'s other arguments ``kwargs`` (its progress label is :func:`run_label`'s),
+    in the order of ``plans``. A plan with no
+    stop rule whose epochs another plan of the same ``k`` is sure to reach (its stop rule's
+    ``min_epochs``, or all its epochs) is that plan's prefix (:func:`run_joint_with_prefix`): one
+    trajectory, the same numbers as two runs."""
+    def reaches(plan) -> int:
+        _, _, epochs, stop = plan
+        return min(epochs, getattr(stop, "min_epochs", epochs)) if stop is not None else epochs
+
+    runs: dict[str, JointRun] = {}
+    for i, (name, k, epochs, stop) in enumerate(plans):
+        key = f"joint_{name}_{k}"
+        if key in runs:
+            continue
+        longer = next((p for p in plans[i + 1:] if stop is None and p[1] == k and p[2] > epochs
+                       and reaches(p) >= epochs and f"joint_{p[0]}_{k}" not in runs), None)
+        if longer is None:
+            runs[key] = run_joint(lambda k=k: build(k), data, epochs=epochs, stop=stop, desc=run_label(key), **kwargs)
+        else:
+            long_key = f"joint_{longer[0]}_{k}"
+            runs[long_key], runs[key] = run_joint_with_prefix(lambda k=k: build(k), data, prefix=epochs,
+                                                              epochs=longer[2], stop=longer[3],
+                                                              desc=run_label(long_key), **kwargs)
+    return {f"joint_{name}_{k}": runs[f"joint_{name}_{k}"] for name, k, _, _ in plans}
 
 
 # The VaDE protocol (Jiang et al. 2017): Adam's betas and the learning-rate decay (factor every so many epochs).
@@ -203,6 +266,7 @@ def run_label(key: str) -> str:
     return f"{RUN_LABELS[init]}, {k} comp."
 
 
+@phased("scoring")
 def two_step_objectives(autoencoder, sweep, components, heldout, *, likelihood: str, beta: float,
                         seed: int) -> dict[int, float]:
     """The joint objective on ``heldout`` of each two-step model (the autoencoder and the sweep's

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from twostep.core.files import write_metrics
+from twostep.core.profiling import phased
 from twostep.evaluation.fid import FIDEvaluator, FIDResult, distance_label
 from twostep.evaluation.quality import QUALITY_METRICS
 from twostep.experiments.joint_runs import RUN_LABELS
@@ -37,6 +38,7 @@ class SampleScorer:
         self.saved: dict[str, np.ndarray] = {}
         self.grids: dict[str, np.ndarray] = {}
 
+    @phased("scoring")
     def __call__(self, key: str, model: TwoStepModel | object, seed: int) -> dict[str, FIDResult]:
         images = self.to_unit(np.asarray(model.sample(self.n_samples, seed=seed)))
         self.results[key] = self.evaluator.score(images)

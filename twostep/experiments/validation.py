@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from twostep.core.profiling import phased
 from twostep.evaluation.disturbances import disturbances, selects_rows
 from twostep.evaluation.fid import FeatureNetwork, feature_statistics, frechet_distance
 
@@ -77,6 +78,7 @@ class ValidationCurves:
         return rows
 
 
+@phased("scoring")
 def validate_features(network: FeatureNetwork, real: np.ndarray, groups: np.ndarray, other: np.ndarray, *,
                       n_per_half: int, levels: int, n_repeats: int, seed: int, draws: int = DRAWS) -> ValidationCurves:
     """Split ``real`` (``(N, C, H, W)`` in [0, 1]) at random into a reference half and a half that

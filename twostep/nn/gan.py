@@ -11,6 +11,7 @@ from torch import nn
 from tqdm import tqdm
 
 from twostep.core.guards import check_finite, check_module_finite
+from twostep.core.profiling import phased
 from twostep.core.runtime import get_device
 from twostep.core.validation import check_float, check_int
 from twostep.nn.layers import mlp
@@ -55,6 +56,7 @@ def gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, 
     return (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()
 
 
+@phased("training")
 def train_wgan_gp(
     generator: nn.Module,
     critic: nn.Module,

@@ -12,6 +12,7 @@ from torch import nn
 from tqdm import tqdm
 
 from twostep.core.guards import check_finite, check_module_finite
+from twostep.core.profiling import phased
 from twostep.core.runtime import get_device
 from twostep.core.validation import check_int
 
@@ -43,6 +44,7 @@ def _tensors(data, device: torch.device) -> list[torch.Tensor]:
     return tensors
 
 
+@phased("training")
 def train_model(
     model: nn.Module,
     loss_fn: Callable[..., torch.Tensor],

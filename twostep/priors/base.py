@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from twostep.core.profiling import phased
 from twostep.core.validation import check_int
 
 
@@ -33,6 +34,13 @@ class Prior:
 
     has_log_prob = True
     sequential = False  # True for priors over sequences, whose fit and log_prob also take ``lengths``
+
+    def __init_subclass__(cls, **kwargs):
+        """Every prior's own ``fit`` counts as "prior fitting" in a notebook's time profile
+        (:mod:`twostep.core.profiling`)."""
+        super().__init_subclass__(**kwargs)
+        if "fit" in cls.__dict__:
+            cls.fit = phased("prior fitting")(cls.__dict__["fit"])
 
     def fit(self, codes) -> "Prior":  # pragma: no cover - interface
         raise NotImplementedError

@@ -49,6 +49,7 @@ from twostep.sweep.execution import (
     repo_root,
     resolve_parameters,
 )
+from twostep.sweep.progress import History, ProgressMonitor, committed_timings, plan_text
 from twostep.sweep.tables import write_plan, write_tables
 
 RUN_FILE = "run.json"
@@ -258,6 +259,23 @@ def local_cluster(workers: int):
                         silence_logs=40)
 
 
+def clear_stale_attempts(specs: Sequence[RunSpec], out: Path) -> list[Path]:
+    """Remove what earlier, interrupted attempts of the planned runs left behind: the hidden
+    ``runs/<notebook>/.<key>-attempt-*`` folders of an attempt whose worker was killed (Dask ran the
+    run again elsewhere, or the sweep itself was stopped) and ``.<key>-old-*`` folders. Called when a
+    sweep starts, before any of its runs executes; do not start two sweeps of the same runs into one
+    folder at once. Returns the removed folders."""
+    removed = []
+    for spec in specs:
+        parent = spec.folder(out).parent
+        if not parent.is_dir():
+            continue
+        for stale in [*parent.glob(f".{spec.key}-attempt-*"), *parent.glob(f".{spec.key}-old-*")]:
+            shutil.rmtree(stale, ignore_errors=True)
+            removed.append(stale)
+    return removed
+
+
 def run_sweep(
     specs: Sequence[RunSpec],
     out: str | os.PathLike,
@@ -267,17 +285,22 @@ def run_sweep(
     scheduler: str | None = None,
     root: Path | None = None,
     progress: bool = True,
+    progress_interval: float = 60.0,
 ) -> SweepResult:
     """Execute every run not already complete in ``out`` on Dask; rewrite the tables after each.
 
     Pass a ``client``, or a ``scheduler`` address, or neither for a local cluster of ``workers``
-    processes. Dask retries a run whose worker died (up to its ``allowed-failures``)."""
+    processes. Dask retries a run whose worker died (up to its ``allowed-failures``). Stale
+    attempts of the planned runs are cleared first (:func:`clear_stale_attempts`). With
+    ``progress``, the plan is printed with an estimate (:mod:`twostep.sweep.progress`), and every
+    ``progress_interval`` seconds a line per run in flight says how many of its cells are done."""
     from distributed import Client, as_completed
     from tqdm import tqdm
 
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     root = (root or repo_root()).resolve()
+    stale = clear_stale_attempts(specs, out)
     records: dict[str, dict[str, Any]] = {}
     todo = []
     for spec in specs:
@@ -295,6 +318,16 @@ def run_sweep(
         else:
             own_cluster = local_cluster(workers or default_workers(max((s.threads for s in specs), default=2)))
             client = Client(own_cluster)
+    monitor = None
+    if progress:
+        history, committed = History.read(out), committed_timings(root)
+        if stale:
+            print(f"cleared {len(stale)} stale attempt folder(s) of interrupted runs", flush=True)
+        n_workers = len(client.scheduler_info().get("workers", {})) or 1
+        print(plan_text(specs, set(records), history, committed, n_workers), flush=True)
+        monitor = ProgressMonitor(out, specs, history, committed, interval=progress_interval,
+                                  write=lambda line: tqdm.write(line, file=sys.stdout))
+        monitor.start()
     bar = tqdm(total=len(specs), initial=skipped, desc="sweep", unit="run", disable=not progress, file=sys.stdout)
     try:
         futures = {}
@@ -314,6 +347,8 @@ def run_sweep(
             bar.update(1)
             bar.set_postfix_str(f"{spec.label()}: {record['status']} in {record.get('seconds', '?')} s")
     finally:
+        if monitor is not None:
+            monitor.stop()
         bar.close()
         if own_cluster is not None:
             client.close()

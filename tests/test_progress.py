@@ -1,0 +1,147 @@
+"""What a sweep shows its user (twostep.sweep.progress): cell progress read from a notebook that
+papermill really executes, estimates from earlier runs, the plan; and the clearing of stale attempts."""
+
+import json
+import threading
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from twostep.sweep.progress import (
+    History,
+    ProgressMonitor,
+    cell_durations,
+    cell_states,
+    committed_timings,
+    estimate_seconds,
+    plan_text,
+)
+from twostep.sweep.runner import RunSpec, clear_stale_attempts
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _notebook(path: Path, sleeps: list[float]) -> Path:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# a run")]
+    nb.cells += [nbformat.v4.new_code_cell(f"import time\ntime.sleep({s})") for s in sleeps]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+    return path
+
+
+def _spec(key: str, notebook: str = "toy", seed: int = 0) -> RunSpec:
+    return RunSpec(notebook, "default", {"seed": seed}, key, seed)
+
+
+def test_cell_progress_is_read_while_papermill_executes(tmp_path):
+    """papermill saves the notebook after every cell: the monitor sees cells done of total while
+    the notebook runs, and the finished notebook gives each code cell's seconds."""
+    import papermill
+
+    source = _notebook(tmp_path / "toy.ipynb", [0.0, 4.0, 0.0])
+    attempt = tmp_path / "sweep" / "runs" / "toy" / ".k1-attempt-abc"
+    attempt.mkdir(parents=True)
+    seen: list[list[tuple[str, float | None]]] = []
+
+    def watch():
+        deadline = time.time() + 60
+        while time.time() < deadline and not (attempt / "done").exists():
+            states = cell_states(attempt / "toy.ipynb")
+            if states:
+                seen.append(states)
+            time.sleep(0.2)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        papermill.execute_notebook(str(source), str(attempt / "toy.ipynb"), kernel_name="python3", progress_bar=False)
+    finally:
+        (attempt / "done").touch()
+        watcher.join()
+    # while the second cell slept, the first was completed and the second running
+    assert any([s for s, _ in states] == ["completed", "running", "pending"] for states in seen)
+    running = [d for states in seen for s, d in states if s == "running"]
+    assert running and all(d is not None and d >= 0 for d in running)
+    durations = cell_durations(attempt / "toy.ipynb")
+    assert len(durations) == 3 and durations[1] >= 3.9 and durations[0] < 3 and durations[2] < 3
+    # a half-written file is no progress, not a crash
+    (attempt / "broken.ipynb").write_text('{"cells": [')
+    assert cell_states(attempt / "broken.ipynb") is None and cell_durations(attempt / "missing.ipynb") is None
+
+
+def _earlier_run(out: Path, key: str, seconds: float, durations: list[float], status: str = "ok") -> None:
+    folder = out / "runs" / "toy" / key
+    folder.mkdir(parents=True)
+    (folder / "run.json").write_text(json.dumps({"notebook": "toy", "profile": "default", "status": status,
+                                                 "seconds": seconds}))
+    cells = [{"cell_type": "code", "metadata": {"papermill": {"status": "completed", "duration": d}}, "source": ""}
+             for d in durations]
+    (folder / "toy.ipynb").write_text(json.dumps({"cells": cells}))
+
+
+def test_estimates_and_plan_from_earlier_runs(tmp_path):
+    out = tmp_path / "sweep"
+    _earlier_run(out, "old1", 100.0, [10.0, 80.0, 10.0])
+    _earlier_run(out, "old2", 140.0, [10.0, 120.0, 10.0])
+    _earlier_run(out, "bad", 5.0, [1.0, 1.0, 1.0], status="failed")  # failed runs say nothing of the time
+    history = History.read(out)
+    assert sorted(history.seconds[("toy", "default")]) == [100.0, 140.0]
+    assert estimate_seconds("toy", "default", history, {}) == (120.0, "2 earlier run(s) here")
+    assert estimate_seconds("other", "default", history, {"other": {"default": 60.0}}) == (60.0, "notebooks/timings.yaml")
+    assert estimate_seconds("other", "smoke", history, {"other": {"default": 60.0}})[0] is None
+    specs = [_spec("old1", seed=0), _spec("new1", seed=1), _spec("new2", seed=2), _spec("o1", "other", 0)]
+    text = plan_text(specs, {"old1"}, history, {}, workers=1)
+    assert "3 of 4 runs to execute" in text and "estimated 4 min of runs" in text  # 2 x 120 s
+    assert "(+ 1 run(s) without an estimate)" in text
+
+
+def test_monitor_reports_cells_done_and_time_left(tmp_path):
+    out = tmp_path / "sweep"
+    _earlier_run(out, "old", 100.0, [10.0, 80.0, 10.0])
+    attempt = out / "runs" / "toy" / ".new-attempt-xyz"
+    attempt.mkdir(parents=True)
+    started = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(time.time() - 20)) + ".000000Z"
+    cells = [{"cell_type": "code", "source": "", "metadata": {"papermill": meta}} for meta in (
+        {"status": "completed", "duration": 9.0}, {"status": "running", "start_time": started}, {"status": "pending"})]
+    (attempt / "toy.ipynb").write_text(json.dumps({"cells": cells}))
+    lines = []
+    monitor = ProgressMonitor(out, [_spec("new", seed=4)], History.read(out), {}, write=lines.append)
+    (line,) = monitor.lines()
+    # 80 s cell running for 20 s, then a 10 s cell: 70 s, 1.2 min
+    assert "toy seed=4: cell 1 of 3 done, about 1.2 min left" in line
+    # with no cell durations of an earlier run: the earlier run's total less the time spent
+    (out / "runs" / "toy" / "old" / "toy.ipynb").unlink()
+    (line,) = ProgressMonitor(out, [_spec("new", seed=4)], History.read(out), {}).lines()
+    assert "cell 1 of 3 done, about 1.2 min left" in line  # 100 - (9 + 20) s = 71 s
+
+
+def test_committed_timings_are_read(root):
+    timings = committed_timings(root)
+    assert timings, "notebooks/timings.yaml lists measured run times"
+    names = {p.stem for p in (root / "notebooks").glob("*.ipynb")}
+    assert set(timings) == names and all(t["default"] > 0 for t in timings.values())
+
+
+def test_stale_attempts_of_planned_runs_are_cleared(tmp_path):
+    out = tmp_path / "sweep"
+    runs = out / "runs" / "toy"
+    for name in (".a-attempt-1", ".a-attempt-2", ".a-old-9", ".b-attempt-1", "a"):
+        (runs / name).mkdir(parents=True)
+    removed = clear_stale_attempts([_spec("a")], out)
+    assert sorted(p.name for p in removed) == [".a-attempt-1", ".a-attempt-2", ".a-old-9"]
+    # the complete run and another key's attempt (not planned here) are left alone
+    assert sorted(p.name for p in runs.iterdir()) == [".b-attempt-1", "a"]
+    assert clear_stale_attempts([_spec("c", "absent")], out) == []
+
+
+@pytest.mark.parametrize("interval", [0.05])
+def test_monitor_thread_stops(tmp_path, interval):
+    monitor = ProgressMonitor(tmp_path, [], History({}, {}), {}, interval=interval, write=lambda line: None)
+    monitor.start()
+    time.sleep(3 * interval)
+    monitor.stop()
+    monitor.join(timeout=5)
+    assert not monitor.is_alive()

@@ -281,6 +281,44 @@ def test_execute_all_reports_the_failing_cell(tmp_path, monkeypatch):
                        "seconds": failed[0]["seconds"]}]
 
 
+# What illustrate=False (the book's seeds after the first) leaves out of each notebook that has it:
+# metrics that must then be absent.
+ILLUSTRATIONS = {"mnist_fid": ["two_step_full_10.fid_mnist_cnn", "joint_random_10.fid_mnist_cnn"],
+                 "prior_zoo": ["gmm_full_draws.fid_mnist_cnn", "flow_draw.fid_mnist_cnn", "sequence_hmm.voiced_fraction"],
+                 "gan_prior": ["vae_gmm.fid_mnist_cnn"],
+                 "grid_gmm": ["joint_prior_lr.modes_covered", "joint_kmeanspp.modes_covered"],
+                 "clarinet_hmm": ["two_step_other_start.note_change_rate"]}
+
+
+def test_every_notebook_with_illustrate_is_checked():
+    assert sorted(n for n in runner.notebook_names(ROOT) if "illustrate" in runner.notebook_parameters(n, ROOT)) \
+        == sorted(ILLUSTRATIONS)
+
+
+@pytest.mark.notebooks
+@pytest.mark.parametrize("name", ["gan_prior", "grid_gmm", "mnist_fid", "prior_zoo"])
+def test_without_illustrations_every_claim_is_decided_by_the_same_numbers(name, tmp_path):
+    """illustrate=False leaves out models that decide no claim; every claim is still decided, and
+    every metric left is the full run's to the last bit (the full smoke run's, above; grid_gmm runs
+    both here). The clarinet chapter's path is run by the seed test below."""
+    out = tmp_path / "claims_only"
+    runner.execute(name, tmp_path / f"{name}.ipynb", profile="smoke", overrides={"illustrate": False},
+                   output_dir=out, root=ROOT, progress=False)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert not set(ILLUSTRATIONS[name]) & set(metrics), "the illustrations were left out"
+    rows = [r for r in evaluate({name: metrics}) if r["experiment"] == name]
+    assert rows and all(r["verdict"] != NOT_RUN for r in rows), [(r["figure"], r["numbers"]) for r in rows]
+    full_file = SMOKE_DIR / name / "metrics.json"
+    if name == "grid_gmm":
+        full_file = tmp_path / "full" / "metrics.json"
+        runner.execute(name, tmp_path / "full.ipynb", profile="smoke", output_dir=full_file.parent, root=ROOT,
+                       progress=False)
+    if full_file.is_file():  # the smoke run of the same parameters (made by the test above in the same session)
+        full = json.loads(full_file.read_text())
+        assert set(ILLUSTRATIONS[name]) <= set(full)
+        assert {k: v for k, v in full.items() if k in metrics} == metrics
+
+
 @pytest.mark.notebooks
 @pytest.mark.parametrize("seed", range(1, 10))
 def test_clarinet_chapter_runs_to_the_end_at_every_seed(seed, tmp_path):
@@ -290,9 +328,14 @@ def test_clarinet_chapter_runs_to_the_end_at_every_seed(seed, tmp_path):
     dead states likely, so the robust fit is exercised end to end (the joint models, which the
     smoke run trains, are left untrained here: 0 epochs, which must also run to the end)."""
     out = tmp_path / "out"
+    illustrate = seed < 5  # seeds 5-9 as the book's seeds after the first: without the other Baum-Welch start
     runner.execute("clarinet_hmm", tmp_path / "clarinet_hmm.ipynb", profile="smoke",
-                   overrides={"seed": seed, "n_states": 30, "hmm_n_iter": 30, "hmm_n_init": 1, "joint_epochs": 0}, output_dir=out, root=ROOT, progress=False)
+                   overrides={"seed": seed, "n_states": 30, "hmm_n_iter": 30, "hmm_n_init": 1, "joint_epochs": 0,
+                              "illustrate": illustrate}, output_dir=out, root=ROOT, progress=False)
     metrics = json.loads((out / "metrics.json").read_text())
+    assert (set(ILLUSTRATIONS["clarinet_hmm"]) <= set(metrics)) == illustrate
+    rows = [r for r in evaluate({"clarinet_hmm": metrics}) if r["experiment"] == "clarinet_hmm"]
+    assert all(r["verdict"] != NOT_RUN for r in rows)
     for key in SMOKE["clarinet_hmm"] + ["hmm.baum_welch_iterations", "hmm.reseeded_states"]:
         assert key in metrics and math.isfinite(metrics[key]), f"seed {seed}: {key} = {metrics.get(key)}"
     with np.load(out / "samples.npz") as samples:

@@ -72,11 +72,12 @@ def test_cell_progress_is_read_while_papermill_executes(tmp_path):
     assert cell_states(attempt / "broken.ipynb") is None and cell_durations(attempt / "missing.ipynb") is None
 
 
-def _earlier_run(out: Path, key: str, seconds: float, durations: list[float], status: str = "ok") -> None:
+def _earlier_run(out: Path, key: str, seconds: float, durations: list[float], status: str = "ok",
+                 parameters: dict | None = None) -> None:
     folder = out / "runs" / "toy" / key
     folder.mkdir(parents=True)
     (folder / "run.json").write_text(json.dumps({"notebook": "toy", "profile": "default", "status": status,
-                                                 "seconds": seconds}))
+                                                 "seconds": seconds, "parameters": parameters or {"seed": 0}}))
     cells = [{"cell_type": "code", "metadata": {"papermill": {"status": "completed", "duration": d}}, "source": ""}
              for d in durations]
     (folder / "toy.ipynb").write_text(json.dumps({"cells": cells}))
@@ -96,6 +97,14 @@ def test_estimates_and_plan_from_earlier_runs(tmp_path):
     text = plan_text(specs, {"old1"}, history, {}, workers=1)
     assert "3 of 4 runs to execute" in text and "estimated 4 min of runs" in text  # 2 x 120 s
     assert "(+ 1 run(s) without an estimate)" in text
+    # a run without the chapter's illustrations is estimated from runs of its own kind
+    _earlier_run(out, "short", 30.0, [10.0, 10.0, 10.0], parameters={"seed": 1, "illustrate": False})
+    history = History.read(out)
+    assert estimate_seconds("toy", "default without illustrations", history, {})[0] == 30.0
+    lean = RunSpec("toy", "default", {"seed": 2, "illustrate": False}, "lean", 2)
+    text = plan_text([_spec("new1", seed=1), lean], set(), history, {}, workers=2)
+    assert "estimated 2 min of runs" in text and "about 1 min of wall time on 2 worker(s)" in text  # 120 s + 30 s
+    assert "default without illustrations" in text
 
 
 def test_monitor_reports_cells_done_and_time_left(tmp_path):

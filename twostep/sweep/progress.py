@@ -58,6 +58,12 @@ def cell_durations(notebook: Path) -> list[float] | None:
     return [float(d) for _, d in states]
 
 
+def run_kind(profile: str, parameters: dict[str, Any]) -> str:
+    """What a run's time depends on besides its notebook: its profile, and whether it leaves out
+    the chapter's illustrations (``illustrate=False``, the book's seeds after the first)."""
+    return profile if parameters.get("illustrate", True) else f"{profile} without illustrations"
+
+
 def committed_timings(root: Path) -> dict[str, dict[str, float]]:
     """``notebooks/timings.yaml``: {notebook: {profile: seconds}} (measured, see its header)."""
     file = Path(root) / "notebooks" / TIMINGS_FILE
@@ -89,7 +95,7 @@ class History:
                 continue
             if record.get("status") != "ok" or "seconds" not in record:
                 continue
-            key = (record["notebook"], record.get("profile", "default"))
+            key = (record["notebook"], run_kind(record.get("profile", "default"), record.get("parameters", {})))
             seconds.setdefault(key, []).append(float(record["seconds"]))
             durations = cell_durations(run_file.parent / f"{record['notebook']}.ipynb")
             mtime = run_file.stat().st_mtime
@@ -98,14 +104,14 @@ class History:
         return cls(seconds, {k: v for k, (_, v) in cells.items()})
 
 
-def estimate_seconds(notebook: str, profile: str, history: History, committed: dict[str, dict[str, float]]
+def estimate_seconds(notebook: str, kind: str, history: History, committed: dict[str, dict[str, float]]
                      ) -> tuple[float | None, str]:
-    """A run's expected seconds and where the figure comes from."""
-    earlier = history.seconds.get((notebook, profile))
+    """A run's expected seconds and where the figure comes from; ``kind`` is :func:`run_kind`'s."""
+    earlier = history.seconds.get((notebook, kind))
     if earlier:
         return statistics.median(earlier), f"{len(earlier)} earlier run(s) here"
-    if profile in committed.get(notebook, {}):
-        return committed[notebook][profile], "notebooks/timings.yaml"
+    if kind in committed.get(notebook, {}):
+        return committed[notebook][kind], "notebooks/timings.yaml"
     return None, "no earlier run"
 
 
@@ -115,27 +121,28 @@ def format_minutes(seconds: float | None) -> str:
 
 def plan_text(specs: Sequence[Any], done: set[str], history: History, committed: dict[str, dict[str, float]],
               workers: int) -> str:
-    """The sweep's plan in words: per notebook, its runs (seeds), how many are already complete,
-    the estimated minutes of each and in all, and the wall time on ``workers`` workers."""
-    rows: dict[str, dict[str, Any]] = {}
+    """The sweep's plan in words: per notebook and kind of run (:func:`run_kind`), its seeds, how
+    many runs are left, the estimated minutes of each and in all, and the wall time on ``workers``
+    workers."""
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
     total, unknown = 0.0, 0
     for spec in specs:
-        row = rows.setdefault(spec.notebook, {"seeds": [], "done": 0, "todo": 0, "each": None, "source": ""})
+        kind = run_kind(spec.profile, spec.parameters)
+        row = rows.setdefault((spec.notebook, kind), {"seeds": [], "todo": 0, "each": None, "source": ""})
         row["seeds"].append(spec.seed)
         if spec.key in done:
-            row["done"] += 1
             continue
         row["todo"] += 1
-        seconds, source = estimate_seconds(spec.notebook, spec.profile, history, committed)
-        row["each"], row["source"] = seconds, source
-        if seconds is None:
+        row["each"], row["source"] = estimate_seconds(spec.notebook, kind, history, committed)
+        if row["each"] is None:
             unknown += 1
         else:
-            total += seconds
-    lines = [f"{'notebook':<20} {'seeds':<12} {'to run':>6} {'each':>10}  estimate from"]
-    for name, row in rows.items():
-        lines.append(f"{name:<20} {','.join(map(str, sorted(set(row['seeds'])))):<12} {row['todo']:>6} "
-                     f"{format_minutes(row['each']) if row['todo'] else 'done':>10}  {row['source'] if row['todo'] else ''}")
+            total += row["each"]
+    lines = [f"{'notebook':<20} {'run':<30} {'seeds':<10} {'to run':>6} {'each':>9}  estimate from"]
+    for (name, kind), row in rows.items():
+        each = format_minutes(row["each"]) if row["todo"] else "done"
+        lines.append(f"{name:<20} {kind:<30} {','.join(map(str, row['seeds'])):<10} {row['todo']:>6} {each:>9}  "
+                     f"{row['source'] if row['todo'] else ''}")
     todo = sum(r["todo"] for r in rows.values())
     text = (f"plan: {todo} of {len(specs)} runs to execute; estimated {total / 60:.0f} min of runs"
             + (f" (+ {unknown} run(s) without an estimate)" if unknown else "")
@@ -179,12 +186,13 @@ class ProgressMonitor(threading.Thread):
         return out
 
     def _left(self, spec: Any, states: list[tuple[str, float | None]], attempt: Path) -> str:
-        cells = self.history.cells.get((spec.notebook, spec.profile))
+        kind = run_kind(spec.profile, spec.parameters)
+        cells = self.history.cells.get((spec.notebook, kind))
         if cells and len(cells) == len(states):
             left = sum(max(0.0, d - (ran or 0.0)) if s == "running" else d
                        for (s, ran), d in zip(states, cells, strict=True) if s != "completed")
             return f", about {format_minutes(left)} left"
-        seconds, _ = estimate_seconds(spec.notebook, spec.profile, self.history, self.committed)
+        seconds, _ = estimate_seconds(spec.notebook, kind, self.history, self.committed)
         if seconds is None:
             return ""
         elapsed = sum(d or 0.0 for _, d in states)

@@ -27,6 +27,32 @@ def test_frechet_distance_matches_the_closed_form():
     assert frechet_distance((np.zeros(2), np.diag(v1)), (np.ones(2), np.diag(v2))) == pytest.approx(2 + 4 + 1)
 
 
+def test_frechet_distance_equals_pytorch_fids_on_real_features(shared_data):
+    """The eigendecomposition gives pytorch-fid's calculate_frechet_distance (its sqrtm), on the
+    book's kind of features: a small CNN's 128-d features of real MNIST digits against real digits,
+    against disturbed digits, and against a few rows (a rank-deficient covariance), both ways round
+    and with a reference whose square root was computed first."""
+    from pytorch_fid.fid_score import calculate_frechet_distance
+
+    x, y = load_mnist(train=True)
+    xt, _ = load_mnist(train=False)
+    torch.manual_seed(0)
+    net = SmallCNN()
+    train_classifier(net, x[:2000], y[:2000], (1, 28, 28), epochs=1, seed=0, progress=False)
+    features = ClassifierFeatures(net, (1, 28, 28))
+    real = feature_statistics(features(xt[:3000]))
+    rng = np.random.default_rng(0)
+    others = {"real": features(x[:3000]), "noisy": features(np.clip(x[:3000] + rng.normal(0, 0.3, x[:3000].shape), 0, 1)),
+              "few rows": features(x[:60])}
+    for name, rows in others.items():
+        stats = feature_statistics(rows)
+        expected = calculate_frechet_distance(stats[0], stats[1], real[0], real[1])
+        assert frechet_distance(stats, real) == pytest.approx(expected, rel=1e-6, abs=1e-6), name
+        assert frechet_distance(real, stats) == pytest.approx(expected, rel=1e-6, abs=1e-6), name
+        assert frechet_distance(tuple(stats), tuple(real)) == pytest.approx(expected, rel=1e-6, abs=1e-6), name
+    assert hasattr(real, "_root")  # computed once, kept for the next distance
+
+
 def test_fid_report_batches_and_full_sample():
     rng = np.random.default_rng(1)
     real = feature_statistics(rng.standard_normal((20000, 3)))

@@ -103,6 +103,7 @@ def validate_features(network: FeatureNetwork, real: np.ndarray, groups: np.ndar
     order = rng.permutation(len(real))
     reference, disturbed = order[:n_per_half], order[n_per_half:n]
     ref_stats = feature_statistics(network(real[reference]))
+    ref_stats.root  # noqa: B018 - computed once, used by every distance to the reference
     # features of the undisturbed half, then of ``other``: what the row-picking disturbances select from
     table = np.concatenate([network(real[disturbed]), network(other)])
     row_ids = np.arange(n_per_half, dtype=np.float64).reshape(-1, 1, 1, 1)

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import torch
 
 from twostep.data import grid_means
 from twostep.evaluation.samples import grid_mode_metrics
@@ -71,6 +72,27 @@ def test_kid_is_the_unbiased_polynomial_mmd():
     assert kid == pytest.approx(_unbiased_poly_mmd2(x, y), rel=1e-4) and kid_std == pytest.approx(0, abs=1e-6)
     same, _ = kernel_distance(x, rng.normal(size=(60, 8)), subsets=20, subset_size=50)
     assert abs(same) < kid  # unbiased: about zero for one distribution, and clearly above it otherwise
+
+
+def test_kid_equals_torch_fidelitys_to_rounding():
+    """The same subsets, kernel blocks and sums as torch-fidelity's kid_features_to_metric (the
+    cube as two products instead of powf: an ulp per element), on sets of unequal sizes, for a
+    distance about zero and a large one; the real rows' terms, computed once, serve every call."""
+    from torch_fidelity.metric_kid import kid_features_to_metric
+
+    from twostep.evaluation.quality import KernelDistance
+
+    rng = np.random.default_rng(3)
+    real = (3 * rng.standard_normal((900, 32))).astype(np.float32)
+    kid = KernelDistance(real, subsets=12, subset_size=300, seed=7)
+    for shift, n in ((0.0, 700), (1.0, 700), (0.3, 500)):
+        fake = (3 * rng.standard_normal((n, 32)) + shift).astype(np.float32)
+        ref = kid_features_to_metric(torch.from_numpy(real), torch.from_numpy(fake), kid_subsets=12,
+                                     kid_subset_size=300, rng_seed=7, verbose=False)
+        mean, std = kid(fake)
+        assert mean == pytest.approx(ref["kernel_inception_distance_mean"], rel=1e-5, abs=1e-6 * std)
+        assert std == pytest.approx(ref["kernel_inception_distance_std"], rel=1e-4)
+    assert sorted(kid._plans) == [500, 700]  # one plan of subsets per number of generated rows
 
 
 def test_prdc_matches_the_prdc_package_and_sees_mode_dropping():

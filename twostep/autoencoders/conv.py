@@ -1,7 +1,12 @@
 """A DCGAN-style convolutional VAE (Radford et al.'s architecture, as in the authors' CelebA code):
 stride-2 4x4 convolutions with BatchNorm and LeakyReLU down to a small feature map, linear maps to
 the latent mean and log-variance, and the mirror image with transposed convolutions and a tanh
-output. Inputs of any size are padded to a multiple of 2^depth and outputs cropped back."""
+output. Inputs of any size are padded to a multiple of 2^depth and outputs cropped back.
+
+Weights and activations use torch's ``channels_last`` memory layout (NHWC), for which oneDNN has
+faster CPU kernels: a training step of the CelebA chapter's network took 2.2 times less time than in
+the default layout (``benchmarks/conv_layout.py``). The layout changes the order of float sums, so
+numbers differ from the default layout's in late digits, as they do between CPU kinds."""
 
 from __future__ import annotations
 
@@ -61,6 +66,7 @@ class ConvVAE(Autoencoder):
         elif output == "sigmoid":
             dec.append(nn.Sigmoid())
         self.decoder = nn.Sequential(nn.ReLU(), *dec)
+        self.to(memory_format=torch.channels_last)
 
     def _pad(self, x: torch.Tensor) -> torch.Tensor:
         x = x.reshape(-1, *self.image_shape)
@@ -68,7 +74,7 @@ class ConvVAE(Autoencoder):
         if ph or pw:
             fill = -1.0 if self.output == "tanh" else 0.0  # the background value of the data
             x = nn.functional.pad(x, (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2), value=fill)
-        return x
+        return x.contiguous(memory_format=torch.channels_last)
 
     def encode_distribution(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         mu, logvar = self.to_latent(self.encoder(self._pad(x))).chunk(2, dim=-1)

@@ -38,7 +38,7 @@ def celeba_vae(images: np.ndarray, *, latent_dim: int, width: int, beta: float, 
     betas (0.5, 0.999)), or the cached one trained with the same parameters on the same images. The
     manifest's ``info`` has the loss ``history`` and the training ``seconds``."""
     shape = tuple(images.shape[1:])
-    config = dict(model="celeba_conv_vae", format=CACHE_FORMAT, n_train=len(images), shape=shape,
+    config = dict(model="celeba_conv_vae", format=CACHE_FORMAT, layout="channels_last", n_train=len(images), shape=shape,
                   latent_dim=latent_dim, width=width, beta=beta, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
 
     def build() -> ConvVAE:

@@ -157,14 +157,15 @@ def test_monitor_thread_stops(tmp_path, interval):
 
 
 def test_the_books_seeds_after_the_first_leave_out_the_illustrations():
-    """The book plans every notebook at every seed; from the second seed on, a notebook with an
+    """The book plans every notebook at every seed, the first seed's runs first; from the second seed on, a notebook with an
     ``illustrate`` parameter runs with it False, and the first seed's runs (the chapters) as the
     profile says."""
     from twostep.book.notebooks import ILLUSTRATE, book_plan
     from twostep.sweep.execution import notebook_parameters
 
     specs = book_plan(["mnist_fid", "celeba_fid"], profile="smoke", seeds=[0, 1, 2], root=ROOT)
-    assert [(s.notebook, s.seed) for s in specs] == [(n, seed) for n in ("mnist_fid", "celeba_fid") for seed in (0, 1, 2)]
+    # the chapters' runs first, then each later seed's
+    assert [(s.notebook, s.seed) for s in specs] == [(n, seed) for seed in (0, 1, 2) for n in ("mnist_fid", "celeba_fid")]
     assert ILLUSTRATE in notebook_parameters("mnist_fid", ROOT) and ILLUSTRATE not in notebook_parameters("celeba_fid", ROOT)
     for spec in specs:
         assert spec.parameters["n_images" if spec.notebook == "celeba_fid" else "n_train"] < 10000  # the smoke profile

@@ -134,16 +134,16 @@ ILLUSTRATE = "illustrate"
 
 
 def book_plan(names: list[str], *, profile: str, seeds: list[int], root: Path) -> list:
-    """The book's runs: every notebook at every seed with the profile's parameters; at the seeds
-    after the first, notebooks that have an ``illustrate`` parameter run with it False, so they
-    train and score only what decides their claims (every claim is still decided in every seed;
-    the chapters, from the first seed, show everything)."""
-    specs = []
-    for name in names:
-        specs += plan([name], profile=profile, seeds=seeds[:1], root=root)
-        if seeds[1:]:
+    """The book's runs: every notebook at every seed with the profile's parameters, the first
+    seed's runs (the chapters) first, in the order of ``names``, then the later seeds', so that a
+    build stopped halfway has every chapter. At the seeds after the first, notebooks that have an
+    ``illustrate`` parameter run with it False, so they train and score only what decides their
+    claims (every claim is still decided in every seed; the chapters show everything)."""
+    specs = plan(names, profile=profile, seeds=seeds[:1], root=root)
+    for seed in seeds[1:]:
+        for name in names:
             extra = {ILLUSTRATE: False} if ILLUSTRATE in notebook_parameters(name, root) else {}
-            specs += plan([name], profile=profile, seeds=seeds[1:], overrides=extra, root=root)
+            specs += plan([name], profile=profile, seeds=[seed], overrides=extra, root=root)
     return specs
 
 

@@ -50,15 +50,13 @@ def main() -> int:
     print(f"{len(runs)} runs, profile {', '.join(sorted(profile))}; machine: {machine()}\n")
     print(table(runs, top_cells=args.cells))
     if args.write_timings:
-        summary = by_notebook(runs)
-        (name,) = profile
         path = ROOT / "notebooks" / TIMINGS_FILE
-        data = yaml.safe_load(path.read_text()) if path.is_file() else {}
-        data = data or {}
+        data = (yaml.safe_load(path.read_text()) if path.is_file() else {}) or {}
         seconds = data.setdefault("seconds", {})
-        for nb, s in summary.items():
-            seconds.setdefault(nb, {})[name] = round(s["seconds"])
-        data.setdefault("machine", {})[name] = machine()
+        for kind in sorted({r.kind for r in runs}):
+            for nb, s in by_notebook([r for r in runs if r.kind == kind]).items():
+                seconds.setdefault(nb, {})[kind] = round(s["seconds"])
+            data.setdefault("machine", {})[kind] = machine()
         header = ("# Measured seconds of one run of each notebook, by profile (benchmarks/book_profile.py\n"
                   "# --write-timings): the sweep's plan estimates from them when its folder has no earlier run.\n")
         path.write_text(header + yaml.safe_dump(data, sort_keys=True))

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from twostep.core.profiling import PHASES, PROFILE_FILE
-from twostep.sweep.progress import cell_states
+from twostep.sweep.progress import cell_states, run_kind
 from twostep.sweep.tables import read_plan
 
 CATEGORIES = (*PHASES, "rest", "unsplit")
@@ -38,6 +38,7 @@ class RunProfile:
     seed: int
     seconds: float
     cells: list[dict[str, Any]] = field(default_factory=list)  # index, first line, seconds, categories
+    kind: str = "default"  # the profile, and whether the run left out the chapter's illustrations
 
     def totals(self) -> dict[str, float]:
         """Seconds by category over the whole run (kernel start and papermill in "rest")."""
@@ -62,8 +63,10 @@ def read_run(folder: Path) -> RunProfile | None:
     if record.get("status") != "ok":
         return None
     notebook = record["notebook"]
-    return _profile(notebook, int(record.get("seed", 0)), folder / f"{notebook}.ipynb", folder / PROFILE_FILE,
-                    float(record.get("seconds", 0.0)))
+    run = _profile(notebook, int(record.get("seed", 0)), folder / f"{notebook}.ipynb", folder / PROFILE_FILE,
+                   float(record.get("seconds", 0.0)))
+    run.kind = run_kind(record.get("profile", "default"), record.get("parameters", {}))
+    return run
 
 
 def _profile(notebook: str, seed: int, nb_file: Path, phases_file: Path, seconds: float | None) -> RunProfile:
@@ -82,6 +85,8 @@ def _profile(notebook: str, seed: int, nb_file: Path, phases_file: Path, seconds
         if phases:
             split = {p: min(duration, float(phases.get(p, 0.0))) for p in PHASES}
             row.update(split, rest=max(0.0, duration - sum(split.values())))
+        elif by_count:  # a cell before the recording started (the parameters): the rest
+            row["rest"] = duration
         else:
             row["unsplit"] = duration
         cells.append(row)
@@ -115,17 +120,30 @@ def read_sweep(sweep: Path) -> list[RunProfile]:
     return out
 
 
+def _label(run: RunProfile) -> str:
+    suffix = " without illustrations"
+    return run.notebook + (", without illustrations" if run.kind.endswith(suffix) else "")
+
+
 def by_notebook(runs: list[RunProfile]) -> dict[str, dict[str, float]]:
-    """Per notebook: its mean seconds per seed by category, and ``seconds`` (mean wall time of a run)."""
+    """Per notebook (and, apart, its runs without illustrations: the book's later seeds): the mean
+    seconds of a run by category, and ``seconds`` (the mean wall time of a run)."""
     groups: dict[str, list[RunProfile]] = {}
     for run in runs:
-        groups.setdefault(run.notebook, []).append(run)
+        groups.setdefault(_label(run), []).append(run)
     out = {}
     for name, group in groups.items():
         totals = [r.totals() for r in group]
         out[name] = {c: statistics.mean(t[c] for t in totals) for c in CATEGORIES}
         out[name]["seconds"] = statistics.mean(r.seconds for r in group)
         out[name]["runs"] = len(group)
+    return out
+
+
+def per_seed(runs: list[RunProfile]) -> dict[int, list[RunProfile]]:
+    out: dict[int, list[RunProfile]] = {}
+    for run in runs:
+        out.setdefault(run.seed, []).append(run)
     return out
 
 
@@ -139,10 +157,11 @@ def table(runs: list[RunProfile], *, top_cells: int = 0) -> str:
     for name, s in sorted(summary.items(), key=lambda kv: -kv[1]["seconds"]):
         lines.append(f"| {name} | {s['runs']:.0f} | {s['seconds'] / 60:.1f} | "
                      + " | ".join(f"{100 * s[c] / max(s['seconds'], 1e-9):.0f}%" for c in cats) + " |")
-    per_seed = sum(s["seconds"] for s in summary.values())
-    lines.append(f"| **one seed, all notebooks** | | **{per_seed / 60:.1f}** | "
-                 + " | ".join(f"{100 * sum(s[c] for s in summary.values()) / max(per_seed, 1e-9):.0f}%" for c in cats)
-                 + " |")
+    for seed, seed_runs in sorted(per_seed(runs).items()):
+        total = sum(r.seconds for r in seed_runs)
+        split = {c: sum(r.totals()[c] for r in seed_runs) for c in cats}
+        lines.append(f"| **seed {seed}: {len(seed_runs)} runs** | | **{total / 60:.1f}** | "
+                     + " | ".join(f"{100 * split[c] / max(total, 1e-9):.0f}%" for c in cats) + " |")
     if top_cells:
         first = {}
         for run in sorted(runs, key=lambda r: r.seed):
@@ -164,7 +183,7 @@ def figure(runs: list[RunProfile], before: dict[str, Any] | None = None, *, titl
     summary = by_notebook(runs)
     names = sorted(summary, key=lambda n: summary[n]["seconds"])
     colours = dict(zip(CATEGORIES, ("C0", "C1", "C2", "C4", "0.6", "0.85"), strict=True))
-    fig, ax = plt.subplots(figsize=(8, 0.45 * len(names) + 1.6))
+    fig, ax = plt.subplots(figsize=(8, 0.45 * len(names) + 2.0))
     left = [0.0] * len(names)
     for c in CATEGORIES:
         widths = [summary[n][c] / 60 for n in names]
@@ -174,10 +193,10 @@ def figure(runs: list[RunProfile], before: dict[str, Any] | None = None, *, titl
     if before:
         old = {row["notebook"]: row["seconds"] / 60 for row in before["notebooks"]}
         ax.barh([n for n in names if n in old], [old[n] for n in names if n in old], fill=False, edgecolor="k",
-                height=0.8, lw=1, ls="--", label=f"before ({before['label']})")
-    ax.set_xlabel("minutes per run (mean over seeds)")
+                height=0.8, lw=1, ls="--", label=f"before ({before.get('short', before['label'])})")
+    ax.set_xlabel("minutes per run (mean over the runs of its kind)")
     ax.set_title(title)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=4, frameon=False)
     fig.tight_layout()
     return fig
 
@@ -197,8 +216,9 @@ def page_section(runs: list[RunProfile], out: Path, *, before: dict[str, Any] | 
     matplotlib.use("Agg")
     fig = figure(runs, before, title="Where a seed's time goes (this build)")
     fig.savefig(out / "time_profile.png", dpi=110, bbox_inches="tight")
-    per_seed = sum(s["seconds"] for s in by_notebook(runs).values()) / 60
-    lines = [f"One seed of this build's notebooks took {per_seed:.1f} minutes of runs (mean over its seeds). ",
+    seeds = per_seed(runs)
+    lines = ["Minutes of runs per seed in this build: " + ", ".join(
+        f"seed {seed} {sum(r.seconds for r in rs) / 60:.1f}" for seed, rs in sorted(seeds.items())) + ".",
              "", "![Minutes per run of each notebook, split by phase](time_profile.png)", "",
              table(runs), ""]
     if before:

@@ -173,3 +173,34 @@ def test_the_books_seeds_after_the_first_leave_out_the_illustrations():
         assert {k: v for k, v in spec.parameters.items() if k == ILLUSTRATE} == expected
     assert len({s.key for s in specs}) == 6
     assert [s.seed for s in book_plan(["grid_gmm"], profile="smoke", seeds=[4], root=ROOT)] == [4]
+
+
+def test_time_profile_splits_each_run_by_phase(tmp_path):
+    """benchmarks/book_profile.py and the book's time page: a run's seconds by phase, per cell, from
+    papermill's cell times and profile.json; the seconds outside cells (kernel start) are "rest"."""
+    from twostep.book.timeprofile import read_executed, read_run, table
+
+    out = tmp_path / "sweep"
+    _earlier_run(out, "k0", 100.0, [1.0, 50.0, 30.0], parameters={"seed": 0})
+    folder = out / "runs" / "toy" / "k0"
+    nb = json.loads((folder / "toy.ipynb").read_text())
+    for i, cell in enumerate(nb["cells"]):
+        cell["execution_count"] = i + 1
+    (folder / "toy.ipynb").write_text(json.dumps(nb))
+    (folder / "profile.json").write_text(json.dumps([
+        {"execution_count": 2, "seconds": 50.0, "training": 40.0, "prior fitting": 0.0, "scoring": 5.0,
+         "data loading": 0.0, "rest": 5.0},
+        {"execution_count": 3, "seconds": 30.0, "training": 0.0, "prior fitting": 20.0, "scoring": 0.0,
+         "data loading": 3.0, "rest": 7.0}]))
+    run = read_run(folder)
+    totals = run.totals()
+    assert (totals["training"], totals["prior fitting"], totals["scoring"], totals["data loading"]) == (40, 20, 5, 3)
+    assert totals["rest"] == pytest.approx(1 + 5 + 7 + 19)  # the first cell, the cells' rest, kernel start
+    assert sum(totals.values()) == pytest.approx(100.0) and totals["unsplit"] == 0
+    text = table([run], top_cells=1)
+    assert "| toy | 1 | 1.7 | 40% | 20% | 5% | 3% | 32% |" in text and "**seed 0: 1 runs**" in text
+    # an executed notebook without its phases (older code): its cells' seconds, unsplit
+    (tmp_path / "executed").mkdir()
+    (tmp_path / "executed" / "toy.ipynb").write_text((folder / "toy.ipynb").read_text())
+    (old,) = read_executed(tmp_path / "executed")
+    assert old.seconds == pytest.approx(81.0) and old.totals()["unsplit"] == pytest.approx(81.0)

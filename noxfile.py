@@ -142,7 +142,7 @@ def _pages_and_build(session: nox.Session, dest: str, profile: str, env: dict[st
                 "--profile", profile, "--require-all", env=env)
     session.run("python", "-m", "twostep.book.seeds", *source, "--out", f"{dest}/seeds.md", env=env)
     session.run("python", "-m", "twostep.book.notebooks", "pages", "--dest", dest, env=env)
-    session.run("python", "-m", "twostep.book.timeprofile", *source, "--out", dest, env=env)
+    session.run("python", "-m", "twostep.book.timeprofile", *source, "--out", dest, "--profile", profile, env=env)
     session.run("jupyter-book", "build", str(root), "--warningiserror", "--keep-going", env=env)
 
 

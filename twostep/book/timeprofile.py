@@ -196,8 +196,8 @@ def figure(runs: list[RunProfile], before: dict[str, Any] | None = None, *, titl
                 height=0.8, lw=1, ls="--", label=f"before ({before.get('short', before['label'])})")
     ax.set_xlabel("minutes per run (mean over the runs of its kind)")
     ax.set_title(title)
-    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=4, frameon=False)
-    fig.tight_layout()
+    fig.legend(*ax.get_legend_handles_labels(), fontsize=8, loc="lower center", ncol=4, frameon=False)
+    fig.tight_layout(rect=(0, 0.9 / fig.get_figheight(), 1, 1))
     return fig
 
 
@@ -234,10 +234,12 @@ def main(argv: list[str] | None = None) -> int:
     source.add_argument("--sweep", help="the build's sweep folder (every seed's runs)")
     source.add_argument("--executed", help="a folder of executed notebooks (one run each)")
     parser.add_argument("--out", required=True, help="folder for time_profile.md and time_profile.png")
+    parser.add_argument("--profile", default="default",
+                        help="the build's profile: the earlier measurement is shown beside the default profile only")
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    before = json.loads(BEFORE_FILE.read_text()) if BEFORE_FILE.is_file() else None
+    before = json.loads(BEFORE_FILE.read_text()) if BEFORE_FILE.is_file() and args.profile == "default" else None
     runs = read_sweep(Path(args.sweep)) if args.sweep else read_executed(Path(args.executed))
     (out / "time_profile.md").write_text(page_section(runs, out, before=before) + "\n")
     print(f"wrote {out / 'time_profile.md'} and {out / 'time_profile.png'} ({len(runs)} runs)")

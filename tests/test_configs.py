@@ -117,3 +117,12 @@ def test_config_is_frozen_and_allowed_values_are_described():
     assert allowed(MNISTConfig, "n_train") == "integer from 100 to 60000"
     assert allowed(ClarinetConfig, "channels") == "list of 2, each integer ≥ 1"
     assert allowed(GridConfig, "covariance_type").startswith("one of `'full'`")
+
+
+def test_mnist_config_says_what_a_run_without_illustrations_leaves_out():
+    full = MNISTConfig.validated(defaults("mnist_fid"))
+    assert full.swept_covariances == ["diag", "full"] and full.joint_inits == ("two_step", "random")
+    lean = MNISTConfig.validated({**defaults("mnist_fid"), "illustrate": False})
+    assert lean.swept_covariances == ["diag"] and lean.joint_inits == ("two_step",)
+    assert MNISTConfig.validated({**defaults("mnist_fid"), "illustrate": False, "covariance_types": ["full"]}
+                                 ).swept_covariances == []

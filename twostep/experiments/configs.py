@@ -185,6 +185,18 @@ class MNISTConfig(SweepConfig, MNISTDataConfig):
     vade_batch_size: PositiveInt
     illustrate: bool
 
+    @property
+    def swept_covariances(self) -> list[str]:
+        """The two-step covariances this run fits: all of ``covariance_types``, or with
+        ``illustrate=False`` only the diagonal one, which the claims use."""
+        return [c for c in self.covariance_types if self.illustrate or c == "diag"]
+
+    @property
+    def joint_inits(self) -> tuple[str, ...]:
+        """The joint models' initialisations at the authors' budget: from two-step and from random,
+        or with ``illustrate=False`` only from two-step (joint from random decides no claim)."""
+        return ("two_step", "random") if self.illustrate else ("two_step",)
+
     @model_validator(mode="after")
     def _sizes(self):
         largest = max(self.component_counts + self.joint_components)

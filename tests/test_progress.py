@@ -158,8 +158,8 @@ def test_monitor_thread_stops(tmp_path, interval):
 
 def test_the_books_seeds_after_the_first_leave_out_the_illustrations():
     """The book plans every notebook at every seed, the first seed's runs first; from the second seed on, a notebook with an
-    ``illustrate`` parameter runs with it False, and the first seed's runs (the chapters) as the
-    profile says."""
+    ``illustrate`` parameter runs with it False (and one with ``inception_samples`` with it 0), and the
+    first seed's runs (the chapters) as the profile says."""
     from twostep.book.notebooks import ILLUSTRATE, book_plan
     from twostep.sweep.execution import notebook_parameters
 
@@ -171,6 +171,8 @@ def test_the_books_seeds_after_the_first_leave_out_the_illustrations():
         assert spec.parameters["n_images" if spec.notebook == "celeba_fid" else "n_train"] < 10000  # the smoke profile
         expected = {ILLUSTRATE: False} if spec.notebook == "mnist_fid" and spec.seed > 0 else {}
         assert {k: v for k, v in spec.parameters.items() if k == ILLUSTRATE} == expected
+        # the Inception check runs at the first seed only, at the profile's size there
+        assert spec.parameters["inception_samples"] == (8 if spec.seed == 0 else 0)
     assert len({s.key for s in specs}) == 6
     assert [s.seed for s in book_plan(["grid_gmm"], profile="smoke", seeds=[4], root=ROOT)] == [4]
 

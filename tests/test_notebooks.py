@@ -31,7 +31,7 @@ def quality(model: str, features: str) -> list[str]:
 
 
 # What the Inception check of the MNIST and CelebA chapters writes (twostep.experiments.inception_check).
-INCEPTION_CHECK = [f"inception_check.{k}" for k in ("samples", "seconds", "pairwise_agreement_fid", "kendall_tau_fid",
+INCEPTION_CHECK = [f"inception_check.{k}" for k in ("samples", "pairwise_agreement_fid", "kendall_tau_fid",
                                                     "pairwise_agreement_kid", "kendall_tau_kid")]
 
 # Every notebook in notebooks/ must be listed here, with the metrics its smoke run must write.
@@ -85,7 +85,7 @@ SMOKE = {
 SMOKE["feature_validation"] = [
     f"{net}.{metric}" for net in ("mnist_cnn", "celeba_rotnet")
     for metric in ("passed", "split_half_fd", "gaussian_blur.fd_level_2", "mode_dropping.rises", "swirl.fd_level_0")
-]
+] + [f"inception_{data}.{metric}" for data in ("mnist", "celeba") for metric in ("passed", "gaussian_noise.fd_level_2")]
 
 ZOO = ("normal", "gaussian", "gmm_diag", "gmm_full", "dp_gmm", "kde", "flow", "two_stage_vae", "wgan_gp",
        "gmm_full_draw", "gmm_full_draws", "gmm_full_moments", "flow_draw")
@@ -97,6 +97,7 @@ SMOKE["prior_zoo"] = [m for key in ZOO for m in [f"{key}.fid_mnist_cnn", *qualit
 BAD_PARAMETERS = {
     "feature_validation": [
         ({"n_per_half": 150, "celeba_test": 200}, "n_per_half=150 is not allowed: two halves of it must fit"),
+        ({"inception_per_half": 5}, "inception_per_half=5 is not allowed"),
     ],
     "grid_gmm": [
         ({"epochs": -1}, "epochs=-1 is not allowed"),

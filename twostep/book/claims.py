@@ -700,8 +700,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="exit with an error when a claim is 'not run' (a notebook or a metric is missing)")
     args = parser.parse_args(argv)
     note = ("These notebooks were executed with their `default` profile: reduced settings that run on a 2-core CPU "
-            "(shorter training, smaller networks, offline FID features). The `paper` profiles restore the authors' "
-            "settings for a GPU.") if args.profile == "default" else (
+            "(shorter training, smaller networks, offline FID features, and at the first seed an Inception check of the "
+            "models that decide the FID claims). The `paper` profiles restore the authors' settings for a GPU, where "
+            "every model is scored on Inception.") if args.profile == "default" else (
             f"These notebooks were executed with the `{args.profile}` profile.")
     rows = evaluate_runs(load_runs(args.sweep or args.executed))
     out = Path(args.out)

@@ -412,10 +412,14 @@ class FeatureValidationConfig(NotebookConfig):
     image_size: Annotated[int, Field(ge=16, le=128)]
     rotnet_epochs: PositiveInt
     n_clusters: Annotated[int, Field(ge=2, le=50)]
+    inception_per_half: NonNegativeInt
     use_cache: bool
 
     @model_validator(mode="after")
     def _halves_fit(self):
+        if self.inception_per_half and not 8 <= self.inception_per_half <= self.n_per_half:
+            raise ValueError(f"inception_per_half={self.inception_per_half} is not allowed: it must be 0 (Inception "
+                             f"not checked) or between 8 and n_per_half = {self.n_per_half}.")
         if 2 * self.n_per_half > self.celeba_test:
             raise ValueError(f"n_per_half={self.n_per_half} is not allowed: two halves of it must fit in the "
                              f"celeba_test={self.celeba_test} held-out faces.")

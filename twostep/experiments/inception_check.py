@@ -76,14 +76,13 @@ class InceptionCheck:
 
     def metrics(self) -> dict[str, float]:
         """``<model>.fid_inception``, ``<model>.kid_inception``, ``<model>.kid_std_inception`` (the
-        names the scorer gives Inception numbers), and ``inception_check.*``: samples per model,
-        seconds, agreement with the offline FD."""
+        names the scorer gives Inception numbers), and ``inception_check.*``: samples per model and the
+        agreement with the offline FD (the seconds are printed, not kept: metrics are reproducible)."""
         out: dict[str, float] = {}
         for model in sorted(self.fid):
             out[f"{model}.fid_inception"] = self.fid[model]
             out[f"{model}.kid_inception"], out[f"{model}.kid_std_inception"] = self.kid[model]
         out[f"{PREFIX}.samples"] = float(self.n)
-        out[f"{PREFIX}.seconds"] = self.seconds
         out.update({f"{PREFIX}.{k}": v for k, v in self.agreement().items()})
         return out
 

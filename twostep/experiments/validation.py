@@ -80,7 +80,8 @@ class ValidationCurves:
 
 @phased("scoring")
 def validate_features(network: FeatureNetwork, real: np.ndarray, groups: np.ndarray, other: np.ndarray, *,
-                      n_per_half: int, levels: int, n_repeats: int, seed: int, draws: int = DRAWS) -> ValidationCurves:
+                      n_per_half: int, levels: int, n_repeats: int, seed: int, draws: int = DRAWS,
+                      name: str | None = None) -> ValidationCurves:
     """Split ``real`` (``(N, C, H, W)`` in [0, 1]) at random into a reference half and a half that
     is disturbed at ``levels`` evenly spaced levels from 0 to 1 by every disturbance (``groups``:
     the images' classes or clusters, for mode dropping; ``other``: images of another data set, for
@@ -90,12 +91,13 @@ def validate_features(network: FeatureNetwork, real: np.ndarray, groups: np.ndar
     nested. The disturbances that only pick whole images (mixing, mode dropping, mode collapse) are
     averaged over ``draws`` draws: which few images a collapse keeps moves the distance more than
     the level does, and their features are rows of the undisturbed features, so draws cost no
-    network evaluation."""
+    network evaluation. ``name`` labels the curves and their metrics (default: the network's name;
+    one network checked on two data sets needs two)."""
     rng = np.random.default_rng(seed)
     n = 2 * n_per_half
     if len(real) < n:
         raise ValueError(f"{len(real)} real images are fewer than two halves of {n_per_half}")
-    curves = ValidationCurves(network.name, [float(x) for x in np.linspace(0, 1, levels)])
+    curves = ValidationCurves(name or network.name, [float(x) for x in np.linspace(0, 1, levels)])
     for _ in range(n_repeats):
         order = rng.permutation(len(real))
         a, b = real[order[:n_per_half]], real[order[n_per_half:n]]
@@ -187,7 +189,7 @@ def curves_figure(results: dict[str, ValidationCurves]):
             ax.set_xlabel("level")
             ax.grid(alpha=0.3)
         row[0].set_ylabel(f"FD [{net}]")
-    fig.suptitle("Fréchet distance on the offline features between real images and disturbed real images "
+    fig.suptitle("Fréchet distance on each network's features between real images and disturbed real images "
                  "(grey band: two real halves, plus the tolerance)")
     fig.tight_layout()
     return fig

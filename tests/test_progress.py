@@ -173,6 +173,8 @@ def test_the_books_seeds_after_the_first_leave_out_the_illustrations():
         assert {k: v for k, v in spec.parameters.items() if k == ILLUSTRATE} == expected
         # the Inception check runs at the first seed only, at the profile's size there
         assert spec.parameters["inception_samples"] == (8 if spec.seed == 0 else 0)
+    checks = book_plan(["feature_validation"], profile="default", seeds=[0, 1], root=ROOT)
+    assert [s.parameters.get("inception_per_half", 50) for s in checks] == [50, 0]
     assert len({s.key for s in specs}) == 6
     assert [s.seed for s in book_plan(["grid_gmm"], profile="smoke", seeds=[4], root=ROOT)] == [4]
 

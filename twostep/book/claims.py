@@ -151,11 +151,25 @@ JOINT_FROM_TWO_STEP = {"joint_two_step": "from two-step", "joint_converged": "fr
                        "joint_vade": "VaDE protocol"}
 
 
+def _joint_candidates(m: Metrics, features: str, k: int) -> list[str]:
+    return [f"{name}_{k}" for name in JOINT_FROM_TWO_STEP if f"{name}_{k}.fid_{features}" in m]
+
+
 def _best_joint(m: Metrics, features: str, k: int) -> str:
-    """The key of the joint model from two-step with the lowest FD at ``k`` components: the
-    comparison gives joint training its best trained model (until converged or by the VaDE protocol, where they ran)."""
-    keys = [f"{name}_{k}" for name in JOINT_FROM_TWO_STEP if f"{name}_{k}.fid_{features}" in m]
-    return min(keys, key=lambda key: m[f"{key}.fid_{features}"])
+    """The joint model from two-step that the claims compare at ``k`` components: of those that ran
+    (the authors' baseline and, where they ran, the same until converged and the VaDE protocol), the
+    one with the lowest held-out objective, the models' own criterion on held-out images. Choosing
+    by FD would let the measure that judges the comparison pick the model it then judges."""
+    return min(_joint_candidates(m, features, k), key=lambda key: m[f"{key}.heldout_objective"])
+
+
+def _lowest_fd_note(m: Metrics, features: str, k: int, chosen: str) -> str:
+    """Where another joint model has a lower FD than the one chosen by held-out objective, which
+    one and its FD (so the page shows both; the verdict uses the chosen one)."""
+    lowest = min(_joint_candidates(m, features, k), key=lambda key: m[f"{key}.fid_{features}"])
+    if lowest == chosen:
+        return ""
+    return f" (lowest {distance_label(features)} among joint models: {_joint_label(m, lowest)} {m[f'{lowest}.fid_{features}']:.2f})"
 
 
 def _joint_label(m: Metrics, key: str) -> str:
@@ -178,8 +192,9 @@ def _joint_close(features: str, tolerance: float = 0.1):
         pairs = _best_joint_pairs(m, features, "diag")
         if not pairs:
             return NOT_RUN, "no joint model with a matching two-step run"
-        numbers = f"{distance_label(features)} best joint vs two-step diag: " + ", ".join(
-            f"{k}: {j:.2f} [{_joint_label(m, key)}] vs {d:.2f}" for k, (key, j, d) in pairs.items())
+        numbers = f"{distance_label(features)} best joint (by held-out objective) vs two-step diag: " + ", ".join(
+            f"{k}: {j:.2f} [{_joint_label(m, key)}] vs {d:.2f}{_lowest_fd_note(m, features, k, key)}"
+            for k, (key, j, d) in pairs.items())
         if all(j <= d for _, j, d in pairs.values()):
             return REPRODUCED, numbers
         if all(j <= (1 + tolerance) * d for _, j, d in pairs.values()):
@@ -196,8 +211,9 @@ def _full_matches_joint(f: str, tolerance: float = 0.1):
         pairs = _best_joint_pairs(m, f, "full")
         if not pairs:
             return NOT_RUN, "no joint model with a matching full-covariance run"
-        numbers = f"{distance_label(f)} two-step full vs best joint diag: " + ", ".join(
-            f"{k}: {full:.2f} vs {j:.2f} [{_joint_label(m, key)}]" for k, (key, j, full) in pairs.items())
+        numbers = f"{distance_label(f)} two-step full vs best joint diag (by held-out objective): " + ", ".join(
+            f"{k}: {full:.2f} vs {j:.2f} [{_joint_label(m, key)}]{_lowest_fd_note(m, f, k, key)}"
+            for k, (key, j, full) in pairs.items())
         close = [full <= (1 + tolerance) * j for _, j, full in pairs.values()]
         return (REPRODUCED if all(close) else PARTLY if any(close) else NOT_REPRODUCED), numbers
 
@@ -354,9 +370,11 @@ BEATS_EFFECT = "FD reduction vs N(0, I), % (smallest over k)"
 
 
 BEATS_NORMAL = "\"reproduced\": lower FD than N(0, I) at every component count above 1; \"partly\": at some."
-JOINT_CLOSE = ("\"reproduced\": the best joint model from two-step (the authors' baseline or, where they ran, the same "
-               "trained until converged and the VaDE protocol) has FD at or below two-step diag at every joint size; "
-               "\"partly\": within 10%. Each joint model's budget (epochs, converged or not) is in the numbers.")
+JOINT_CLOSE = ("\"reproduced\": the best joint model from two-step (of the authors' baseline and, where they ran, the "
+               "same trained until converged and the VaDE protocol, the one with the lowest held-out objective, so "
+               "that the measure that judges does not choose) has FD at or below two-step diag at every joint size; "
+               "\"partly\": within 10%. Each joint model's budget (epochs, converged or not) is in the numbers, and "
+               "where another joint model has a lower FD, that one too.")
 
 CLAIMS: list[Claim] = [
     Claim("grid_gmm", "Fig. 2 (top)", "A GMM fitted on a trained VAE's codes (two-step) captures all 16 modes that the N(0, I) VAE misses.", _grid_two_step,

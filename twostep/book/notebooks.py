@@ -132,8 +132,9 @@ def stage_sweep(sweep: Path, dest: Path) -> list[dict[str, Any]]:
 # claim); the book sets it False at every seed but the first, whose runs are the chapters.
 ILLUSTRATE = "illustrate"
 # Parameters of work the book does at its first seed only, and their value at the later seeds:
-# illustrations, and the Inception check (a second instrument on the first seed's models).
-FIRST_SEED_ONLY = {ILLUSTRATE: False, "inception_samples": 0}
+# illustrations, and the Inception checks (a second instrument on the first seed's models, and the
+# feature check's Inception rows), which decide no claim.
+FIRST_SEED_ONLY = {ILLUSTRATE: False, "inception_samples": 0, "inception_per_half": 0}
 
 
 def book_plan(names: list[str], *, profile: str, seeds: list[int], root: Path) -> list:
@@ -142,7 +143,7 @@ def book_plan(names: list[str], *, profile: str, seeds: list[int], root: Path) -
     build stopped halfway has every chapter. At the seeds after the first, notebooks that have an
     ``illustrate`` parameter run with it False, so they train and score only what decides their
     claims (every claim is still decided in every seed; the chapters show everything), and those
-    with ``inception_samples`` skip the Inception check (:data:`FIRST_SEED_ONLY`)."""
+    with ``inception_samples`` or ``inception_per_half`` skip the Inception checks (:data:`FIRST_SEED_ONLY`)."""
     specs = plan(names, profile=profile, seeds=seeds[:1], root=root)
     for seed in seeds[1:]:
         for name in names:

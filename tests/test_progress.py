@@ -208,3 +208,32 @@ def test_time_profile_splits_each_run_by_phase(tmp_path):
     (tmp_path / "executed" / "toy.ipynb").write_text((folder / "toy.ipynb").read_text())
     (old,) = read_executed(tmp_path / "executed")
     assert old.seconds == pytest.approx(81.0) and old.totals()["unsplit"] == pytest.approx(81.0)
+
+
+def test_a_kernel_that_dies_before_its_first_reply_is_started_again_and_other_errors_are_not(monkeypatch, tmp_path):
+    """Two processes starting kernels at once can race for a TCP port; the kernel then dies before it
+    runs any cell. Such a start is retried (at most KERNEL_START_ATTEMPTS times); nothing else is."""
+    import papermill
+
+    from twostep.sweep import execution
+
+    calls = []
+
+    def flaky(*args, failures, message, **kwargs):
+        calls.append(1)
+        if len(calls) <= failures:
+            raise RuntimeError(message)
+
+    def run(failures, message):
+        calls.clear()
+        monkeypatch.setattr(papermill, "execute_notebook",
+                            lambda *a, **k: flaky(*a, failures=failures, message=message, **k))
+        return execution.execute("grid_gmm", tmp_path / "out.ipynb", profile="smoke", root=ROOT, progress=False)
+
+    assert "output_dir" in run(1, execution.KERNEL_START_FAILURE) and len(calls) == 2
+    with pytest.raises(RuntimeError, match="kernel_info"):
+        run(execution.KERNEL_START_ATTEMPTS, execution.KERNEL_START_FAILURE)
+    assert len(calls) == execution.KERNEL_START_ATTEMPTS
+    with pytest.raises(RuntimeError, match="something else"):
+        run(1, "something else")
+    assert len(calls) == 1

@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 DEFAULT_PROFILE = "default"
+
+KERNEL_START_FAILURE = "Kernel died before replying to kernel_info"
+KERNEL_START_ATTEMPTS = 3
 
 
 def repo_root() -> Path:
@@ -111,15 +115,26 @@ def execute(
         output_dir = output_notebook.with_suffix("")
     params = resolve_parameters(name, profile, overrides, root)
     params["output_dir"] = str(Path(output_dir).resolve())
-    papermill.execute_notebook(
-        str(notebook_path(name, root)),
-        str(output_notebook),
-        parameters=params,
-        kernel_name="python3",
-        cwd=str(root),
-        progress_bar=progress,
-    )
-    return params
+    for attempt in range(1, KERNEL_START_ATTEMPTS + 1):
+        try:
+            papermill.execute_notebook(
+                str(notebook_path(name, root)),
+                str(output_notebook),
+                parameters=params,
+                kernel_name="python3",
+                cwd=str(root),
+                progress_bar=progress,
+            )
+            return params
+        except RuntimeError as err:
+            # A kernel that dies before its first reply has run no cell: with two processes starting
+            # kernels at once, the TCP port jupyter_client picked can be taken in between ("Address
+            # already in use"). Such a start is retried, and says so; any other error is raised.
+            if KERNEL_START_FAILURE not in str(err) or attempt == KERNEL_START_ATTEMPTS:
+                raise
+            print(f"{name}: the kernel died before its first reply ({err}); starting it again "
+                  f"(attempt {attempt + 1} of {KERNEL_START_ATTEMPTS})", file=sys.stderr)
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def notebook_hash(name: str, root: Path | None = None) -> str:

@@ -12,6 +12,7 @@ from twostep.evaluation.audio import (
     log_spectral_distance,
     pitch_report,
     pitch_track,
+    spectral_flatness,
 )
 from twostep.experiments.clarinet import generate_pieces, real_pieces
 from twostep.joint import JointHMMVAE, chunk_frames, hmm_log_likelihood
@@ -105,6 +106,38 @@ def test_log_spectral_distance_ignores_level_and_sees_timbre():
     y, _ = synth_clarinet(2.0, seed=0)
     assert log_spectral_distance(y, 3 * y) == pytest.approx(0.0, abs=1e-3)  # up to the spectrum floor
     assert log_spectral_distance(y, np.random.default_rng(0).standard_normal(len(y))) > 5
+
+
+def noise_with_the_average_spectrum_of(y: np.ndarray, seed: int = 0) -> np.ndarray:
+    """White noise filtered by ``y``'s average spectrum (Welch's, as the log-spectral distance takes
+    it), over the whole signal at once: a broadband smear whose time-averaged spectrum is ``y``'s."""
+    amplitude = 10 ** (average_log_spectrum(y) / 20)  # 257 bins from 0 to 4 kHz
+    noise = np.random.default_rng(seed).standard_normal(len(y))
+    spectrum = np.fft.rfft(noise)
+    gain = np.interp(np.linspace(0, 1, len(spectrum)), np.linspace(0, 1, len(amplitude)), amplitude)
+    return np.fft.irfft(spectrum * gain, n=len(y))
+
+
+def test_spectral_flatness_tells_notes_from_a_noise_with_their_average_spectrum():
+    """What a distance between time-averaged spectra cannot see (the clarinet chapter's joint model
+    from random is a broadband smear): clean notes and a noise shaped to their average spectrum are
+    close by the log-spectral distance and far apart frame by frame."""
+    notes, _ = synth_clarinet(4.0, seed=1)
+    smear = noise_with_the_average_spectrum_of(notes)
+    white = np.random.default_rng(1).standard_normal(len(notes))
+    assert log_spectral_distance(notes, smear) < 0.5 * log_spectral_distance(notes, white)
+    assert spectral_flatness(notes) < 0.05 and spectral_flatness(white) > 0.4
+    assert spectral_flatness(smear) > 10 * spectral_flatness(notes)
+    # pieces are pooled frame by frame; silence counts for nothing, and a level change is nothing
+    padded = np.concatenate([np.zeros(8192), notes])  # whole hops of silence: the same frames after it
+    assert spectral_flatness([padded, 5 * notes]) == pytest.approx(spectral_flatness(notes), rel=0.05)
+    # an independent reference: the flatness of one frame from its power spectrum, by hand
+    import librosa
+
+    power = np.abs(librosa.stft(notes[4000:4512], n_fft=512, hop_length=256, center=False))[:, 0] ** 2
+    power = np.maximum(power, 1e-10)
+    by_hand = np.exp(np.mean(np.log(power))) / np.mean(power)
+    assert spectral_flatness(notes[4000:4512]) == pytest.approx(by_hand, rel=1e-4)
 
 
 def test_clarinet_data_loads_at_8khz_with_unit_std(shared_data):

@@ -71,8 +71,9 @@ SMOKE = {
     "clarinet_hmm": [
         f"{model}.{metric}"
         for model in ("two_step", "joint_random", "joint_two_step")
-        for metric in ("heldout_latent_loglik_per_frame", "voiced_fraction", "in_tune_fraction", "spectral_distance_db")
-    ] + ["real.in_tune_fraction"],
+        for metric in ("heldout_latent_loglik_per_frame", "voiced_fraction", "in_tune_fraction", "spectral_distance_db",
+                       "spectral_flatness")
+    ] + ["real.in_tune_fraction", "real.spectral_flatness"],
     "gan_prior": ["vae_normal.fid_mnist_cnn", "vae_gan.fid_mnist_cnn", "vae_gan.fid_mnist_cnn_batch_std", "vae_gmm.fid_mnist_cnn"]
     + quality("vae_normal", "mnist_cnn") + quality("vae_gan", "mnist_cnn") + quality("vae_gmm", "mnist_cnn"),
     "wgan_gmm": [

@@ -7,6 +7,10 @@
   phrases change note about once a second).
 * Spectra: the average power spectrum by Welch's method (``scipy.signal.welch``), in dB, and the
   RMS distance between two of them with each level removed (a timbre summary).
+* Frame by frame: librosa's spectral flatness (Wiener entropy: the geometric over the arithmetic mean
+  of a frame's power spectrum), near 0 for a frame of harmonic tones and near 0.5 for white noise.
+  A distance between time-averaged spectra cannot tell a sequence of clean notes from a noise with
+  the same average spectrum; the flatness of each frame can (``tests/test_audio_measures.py``).
 """
 
 from __future__ import annotations
@@ -31,6 +35,9 @@ MAX_TRANSITION_RATE = 20.0
 # 880 Hz lasts 9 samples and YIN's interpolated period is 10 cents sharp; at 16 kHz under 3 cents.
 UPSAMPLE = 2
 SPECTRUM_FLOOR = 1e-12  # 120 dB below the peak
+FLATNESS_FRAME = 512  # 64 ms at 8 kHz, every 32 ms: the frames of the chapter's spectrograms
+FLATNESS_HOP = 256
+SILENT_DB = 60.0  # frames this far below a piece's loudest frame are silence, whose flatness means nothing
 IN_TUNE_CENTS = 25.0  # every frequency is within 50 cents of some note: 25 cents is "in tune"
 
 
@@ -107,3 +114,24 @@ def log_spectral_distance(a: np.ndarray, b: np.ndarray) -> float:
     sa, sb = average_log_spectrum(a), average_log_spectrum(b)
     sa, sb = sa - sa.mean(), sb - sb.mean()
     return float(np.sqrt(np.mean((sa - sb) ** 2)))
+
+
+def spectral_flatness(audio: np.ndarray | Sequence[np.ndarray], *, frame: int = FLATNESS_FRAME,
+                      hop: int = FLATNESS_HOP) -> float:
+    """The median, over the frames of a waveform (or of several pieces) that are not silent (within
+    ``SILENT_DB`` of the piece's loudest frame), of librosa's spectral flatness of each frame of
+    ``frame`` samples every ``hop``: near 0 where a frame holds harmonic tones, near 0.5 for white noise."""
+    import librosa
+
+    pieces = [audio] if isinstance(audio, np.ndarray) and audio.ndim == 1 else list(audio)
+    values = []
+    for piece in pieces:
+        piece = np.asarray(piece, dtype=np.float64)
+        if len(piece) < frame:
+            continue
+        power = np.abs(librosa.stft(piece, n_fft=frame, hop_length=hop, center=False)) ** 2
+        energy = power.sum(axis=0)
+        loud = energy >= energy.max() * 10 ** (-SILENT_DB / 10) if energy.max() > 0 else np.zeros_like(energy, bool)
+        values.append(librosa.feature.spectral_flatness(S=power[:, loud], power=1.0)[0])
+    values = np.concatenate(values) if values else np.zeros(0)
+    return float(np.median(values)) if len(values) else float("nan")

@@ -12,7 +12,7 @@ import torch
 from twostep.autoencoders import AudioConvVAE, train_vae
 from twostep.core.profiling import phased
 from twostep.data.audio import frame_signal, load_clarinet, overlap_add, synth_clarinet
-from twostep.evaluation.audio import log_spectral_distance, pitch_report
+from twostep.evaluation.audio import log_spectral_distance, pitch_report, spectral_flatness
 from twostep.experiments.cache import load_or_train
 
 # Bump when a change to the code would change what a cached model is.
@@ -145,7 +145,8 @@ def audio_metrics(models: dict, test_frames: list[np.ndarray], waves: dict[str, 
     model's own encoder and prior); per waveform (models and real audio): voiced and in-tune
     fractions, note changes per voiced second and the median note length (librosa's pYIN:
     :mod:`twostep.evaluation.audio`), taken from ``pieces[key]`` (independent pieces, no change
-    counted across their ends) where given, and the log-spectral distance to all training audio."""
+    counted across their ends) where given, their median spectral flatness per frame (harmonic
+    frames near 0, noise near 0.5), and the log-spectral distance to all training audio."""
     pieces = pieces or {}
     pooled = np.concatenate(training_audio)
     n_test = sum(map(len, test_frames))
@@ -161,18 +162,20 @@ def audio_metrics(models: dict, test_frames: list[np.ndarray], waves: dict[str, 
         metrics[f"{key}.note_change_rate"] = pitch["note_change_rate"]
         metrics[f"{key}.median_note_seconds"] = pitch["median_note_seconds"]
         metrics[f"{key}.spectral_distance_db"] = log_spectral_distance(wave, pooled)
+        metrics[f"{key}.spectral_flatness"] = spectral_flatness(pieces.get(key, wave))
     return metrics
 
 
 def audio_table(metrics: dict[str, float], labels: dict[str, str]) -> str:
     width = max(28, *(len(label) + 2 for label in labels.values()))
     lines = [(f"{'':<{width}}{'latent log-lik/frame':>22}{'voiced':>9}{'in tune':>9}{'notes/s':>9}{'note (s)':>10}"
-              f"{'spectral dist. (dB)':>21}")]
+              f"{'spectral dist. (dB)':>21}{'flatness':>10}")]
     for key, label in labels.items():
         ll = metrics.get(f"{key}.heldout_latent_loglik_per_frame", float("nan"))
         lines.append(f"{label:<{width}}{ll:>22.2f}{metrics[key + '.voiced_fraction']:>9.3f}"
                      f"{metrics[key + '.in_tune_fraction']:>9.3f}{metrics[key + '.note_change_rate']:>9.2f}"
-                     f"{metrics[key + '.median_note_seconds']:>10.2f}{metrics[key + '.spectral_distance_db']:>21.2f}")
+                     f"{metrics[key + '.median_note_seconds']:>10.2f}{metrics[key + '.spectral_distance_db']:>21.2f}"
+                     f"{metrics[key + '.spectral_flatness']:>10.4f}")
     return "\n".join(lines)
 
 

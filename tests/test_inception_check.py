@@ -8,7 +8,7 @@ import pytest
 from scipy.stats import kendalltau
 
 from twostep.evaluation.fid import FIDResult
-from twostep.experiments.inception_check import InceptionCheck, inception_check
+from twostep.experiments.inception_check import InceptionCheck, inception_check, inception_section
 
 
 def check(offline, fid, kid=None):
@@ -65,3 +65,11 @@ def test_on_a_gpu_run_the_check_reads_the_scorers_inception_numbers_without_a_ne
     assert c.agreement()["pairwise_agreement_fid"] == 1.0
     with pytest.raises(KeyError, match="has not scored"):
         inception_check(Scorer(), ["a", "c"], np.zeros((4, 1, 28, 28)), n=300, offline="net", seed=0)
+
+
+def test_the_chapter_section_reads_the_check_or_says_it_was_skipped():
+    metrics, text = inception_section(Scorer(), ["a", "b"], np.zeros((4, 1, 28, 28)), n=300, offline="net", seed=0)
+    assert metrics["a.fid_inception"] == 20.0 and metrics["inception_check.pairwise_agreement_fid"] == 1.0
+    assert "| a | 5.00 | 20.00 |" in text and "2 models" in text
+    assert inception_section(Scorer(), ["a"], np.zeros((4, 1, 28, 28)), n=0, offline="net", seed=0) == \
+        ({}, "Inception check skipped (`inception_samples=0`: the book's seeds after the first).")

@@ -136,3 +136,14 @@ def inception_check(scorer: SampleScorer, models: list[str], real_images: np.nda
         fid[m] = frechet_distance(feature_statistics(features), real_stats)
         kids[m] = kid(features)
     return InceptionCheck(offline, n, fid, kids, offline_fd, time.perf_counter() - start)
+
+
+def inception_section(scorer: SampleScorer, models: list[str], real_images: np.ndarray, *, n: int, offline: str,
+                      seed: int, device: str | torch.device = "auto") -> tuple[dict[str, float], str]:
+    """A chapter's Inception check as the chapter shows it: the metrics to add to its ``metrics.json``
+    and the Markdown to display (the table, the agreement, the seconds); ``n = 0`` skips it (the book's
+    later seeds), with a line that says so."""
+    if not n:
+        return {}, "Inception check skipped (`inception_samples=0`: the book's seeds after the first)."
+    check = inception_check(scorer, models, real_images, n=n, offline=offline, seed=seed, device=device)
+    return check.metrics(), check.table() + f"\n\nInception check: {len(check.fid)} models, {check.seconds:.0f} s."

@@ -253,7 +253,8 @@ def test_claims_page_from_a_sweep_folder(tmp_path):
     assert [m["vae.modes_covered"] for m in runs["grid_gmm"]] == [0, 1]
     assert main(["--sweep", str(tmp_path), "--out", str(tmp_path / "claims.md")]) == 0
     page = (tmp_path / "claims.md").read_text()
-    assert "VAE 0 ± 1/16" in page and "claims_effects.png" in page and (tmp_path / "claims_effects.png").stat().st_size
+    assert "VAE 0 ± 1/16" in page and "claims_effects.png" in page
+    assert "| 1 |" in page.split("## Seed by seed")[1]  # the seeds of the plan name the rows and (tmp_path / "claims_effects.png").stat().st_size
 
 
 def test_feature_check_numbers_say_in_how_many_seeds_a_network_passed():
@@ -316,3 +317,30 @@ def test_each_fid_claim_is_decided_again_on_inception_and_says_whether_it_agrees
     later = {k: v for k, v in m.items() if "inception" not in k}
     rows = [r for r in evaluate_runs({"mnist_fid": [later, m, later]}) if r["experiment"] == "mnist_fid"]
     assert rows[0]["n"] == 3 and rows[0]["inception"]["seed"] == 1
+
+
+def test_the_page_names_each_seeds_joint_model_its_epochs_and_whether_it_converged():
+    """A joint claim decided per seed by the joint model each seed's held-out objective chose: the
+    seed-by-seed section shows which one, with its budget, under the seed's own number."""
+    def seed(vade_objective, vade_converged):
+        m = mnist(100, {1: 120, 10: 50}, {10: 60})
+        m.update({"joint_two_step_10.epochs": 10.0, "joint_two_step_10.converged": 0.0,
+                  "joint_vade_10.fid_mnist_cnn": 48.0, "joint_vade_10.heldout_objective": vade_objective,
+                  "joint_vade_10.epochs": 30.0, "joint_vade_10.converged": vade_converged})
+        return m
+
+    runs = [seed(90.0, 1.0), seed(110.0, 0.0), seed(95.0, 1.0)]
+    rows = evaluate_runs({"mnist_fid": runs}, {"mnist_fid": [4, 5, 7]})
+    joint = next(r for r in rows if r["experiment"] == "mnist_fid" and "joint" in r["claim"])
+    assert joint["seeds"] == [4, 5, 7] and joint["seed_verdicts"] == [REPRODUCED, NOT_REPRODUCED, REPRODUCED]
+    assert "[VaDE protocol (30 epochs, converged)]" in joint["seed_numbers"][0]
+    assert "[from two-step (10 epochs, not converged)]" in joint["seed_numbers"][1]
+    page = render(rows, "note")
+    assert "## Seed by seed" in page
+    section = page.split("## Seed by seed")[1].split("## How the verdicts")[0]
+    assert "| 5 |" in section and "VaDE protocol (30 epochs, converged)" in section
+    assert "from two-step (10 epochs, not converged)" in section
+    # one seed: the table above says it all
+    assert "## Seed by seed" not in render(evaluate_runs({"mnist_fid": runs[:1]}), "note")
+    with pytest.raises(ValueError, match="mnist_fid: 3 runs but seeds"):
+        evaluate_runs({"mnist_fid": runs}, {"mnist_fid": [0, 1]})

@@ -461,21 +461,28 @@ def bootstrap_interval(effects: Sequence[float], confidence: float = 0.95) -> tu
     return float(res.confidence_interval.low), float(res.confidence_interval.high)
 
 
-def evaluate_runs(runs_by_experiment: Mapping[str, Sequence[Metrics]]) -> list[dict]:
+def evaluate_runs(runs_by_experiment: Mapping[str, Sequence[Metrics]],
+                  seeds: Mapping[str, Sequence[int]] | None = None) -> list[dict]:
     """One row per claim, deciding it in every run (seed) of its experiment: experiment, figure,
     claim, numbers (mean ± std over seeds), verdict (:func:`combine_verdicts`), n, the per-seed
-    verdicts, the per-seed effects and, from 5 seeds, a bootstrap 95% interval of the mean effect."""
+    verdicts and numbers (each seed's own: for a joint claim, the joint model that seed's rule
+    chose, its epochs and whether it converged), the per-seed effects and, from 5 seeds, a bootstrap
+    95% interval of the mean effect. ``seeds`` names each experiment's runs (their seeds, in the
+    order of its runs); without it they are numbered from 0."""
     rows = []
     for claim in CLAIMS:
         runs = list(runs_by_experiment.get(claim.experiment) or [])
+        names = list((seeds or {}).get(claim.experiment) or range(len(runs)))
+        if len(names) != len(runs):
+            raise ValueError(f"{claim.experiment}: {len(runs)} runs but seeds {names}")
         row = {"experiment": claim.experiment, "figure": claim.figure, "claim": claim.statement, "n": len(runs),
-               "seed_verdicts": [], "effects": [], "interval": None}
+               "seeds": names, "seed_verdicts": [], "seed_numbers": [], "effects": [], "interval": None}
         if not runs:
             row.update(verdict=NOT_RUN, numbers="the notebook's metrics.json was not found")
             rows.append(row)
             continue
         try:
-            row["seed_verdicts"] = [claim.rule(m)[0] for m in runs]
+            row["seed_verdicts"], row["seed_numbers"] = (list(x) for x in zip(*(claim.rule(m) for m in runs), strict=True))
             _, row["numbers"] = claim.rule(seed_statistics(runs))
             row["effects"] = [float(claim.effect.compute(m)) for m in runs]
         except KeyError as missing:
@@ -575,16 +582,21 @@ def load_metrics(executed: str | Path) -> dict[str, dict[str, float]]:
     return out
 
 
-def load_runs(source: str | Path) -> dict[str, list[dict[str, float]]]:
-    """``{notebook: [metrics of each seed]}`` from a sweep folder (the runs its ``plan.json`` lists,
-    seeds in order) or from a folder of executed notebooks (one run each)."""
+def load_seeded_runs(source: str | Path) -> dict[str, list[tuple[int | None, dict[str, float]]]]:
+    """``{notebook: [(seed, metrics) of each run]}``, seeds in order, from a sweep folder (the runs
+    its ``plan.json`` lists) or from a folder of executed notebooks (one run each, seed None)."""
     source = Path(source)
     if (source / PLAN_FILE).is_file():
         runs: dict[str, list[tuple[int, dict[str, float]]]] = {}
         for record, metrics in planned_runs(source):
             runs.setdefault(record["notebook"], []).append((record["seed"], metrics))
-        return {nb: [m for _, m in sorted(pairs, key=lambda p: p[0])] for nb, pairs in sorted(runs.items())}
-    return {nb: [m] for nb, m in load_metrics(source).items()}
+        return {nb: sorted(pairs, key=lambda p: p[0]) for nb, pairs in sorted(runs.items())}
+    return {nb: [(None, m)] for nb, m in load_metrics(source).items()}
+
+
+def load_runs(source: str | Path) -> dict[str, list[dict[str, float]]]:
+    """``{notebook: [metrics of each seed]}``: :func:`load_seeded_runs` without the seeds."""
+    return {nb: [m for _, m in pairs] for nb, pairs in load_seeded_runs(source).items()}
 
 
 def _lower_first(sentence: str) -> str:
@@ -649,6 +661,7 @@ def render(rows: list[dict], profile_note: str, figure: str | None = None) -> st
                   f"```{{figure}} {figure}", ":name: claims-effects", ":width: 100%", "",
                   "Each panel is one claim's effect, one dot per seed and a bar at the mean; the claim's comparison "
                   "holds on the side of the dashed line the arrow points to. Colours are the verdicts above.", "```"]
+    lines += seed_by_seed(rows)
     lines += ["", "## How the verdicts are decided", ""]
     for claim in CLAIMS:
         lines.append(f"- {claim.figure}, {_lower_first(claim.statement)} {claim.criterion} "
@@ -661,6 +674,27 @@ def render(rows: list[dict], profile_note: str, figure: str | None = None) -> st
                  "reproduces even partly, *partly* otherwise. With 5 seeds or more, the measured column also gives a "
                  "bootstrap 95% interval (scipy's `bootstrap`, percentile method) of the mean effect.")
     return "\n".join(lines) + "\n"
+
+
+def seed_by_seed(rows: list[dict]) -> list[str]:
+    """Markdown lines: for every claim decided on more than one seed, each seed's verdict and the
+    numbers its rule used (for a joint claim: which joint model, its epochs, converged or not, in
+    that seed); no lines for a single-seed build, whose table above already says it all."""
+    if all(r["n"] <= 1 for r in rows):
+        return []
+    lines = ["", "## Seed by seed", "",
+             "Each claim decided in each seed on its own, by the same rule: the verdicts that the table above "
+             "combines, and the numbers each seed's rule read (a joint claim names the joint model it chose in that "
+             "seed, with its epochs and whether it converged).", ""]
+    for r in rows:
+        if r["n"] <= 1 or not r["seed_numbers"]:
+            continue
+        chapter = CHAPTERS.get(r["experiment"], r["experiment"])
+        lines += [f"**{chapter}, {r['figure']}**: {r['claim']}", "", "| seed | verdict | measured |", "|---|---|---|"]
+        lines += [f"| {seed if seed is not None else '?'} | {badge(v)} | {numbers} |"
+                  for seed, v, numbers in zip(r["seeds"], r["seed_verdicts"], r["seed_numbers"], strict=True)]
+        lines.append("")
+    return lines
 
 
 def effects_figure(rows: list[dict], path: str | Path) -> Path:
@@ -722,7 +756,9 @@ def main(argv: list[str] | None = None) -> int:
             "models that decide the FID claims). The `paper` profiles restore the authors' settings for a GPU, where "
             "every model is scored on Inception.") if args.profile == "default" else (
             f"These notebooks were executed with the `{args.profile}` profile.")
-    rows = evaluate_runs(load_runs(args.sweep or args.executed))
+    seeded = load_seeded_runs(args.sweep or args.executed)
+    rows = evaluate_runs({nb: [m for _, m in pairs] for nb, pairs in seeded.items()},
+                         {nb: [seed for seed, _ in pairs] for nb, pairs in seeded.items()})
     out = Path(args.out)
     figure = effects_figure(rows, out.with_name("claims_effects.png"))
     out.write_text(render(rows, note, figure.name))

@@ -344,3 +344,17 @@ def test_the_page_names_each_seeds_joint_model_its_epochs_and_whether_it_converg
     assert "## Seed by seed" not in render(evaluate_runs({"mnist_fid": runs[:1]}), "note")
     with pytest.raises(ValueError, match="mnist_fid: 3 runs but seeds"):
         evaluate_runs({"mnist_fid": runs}, {"mnist_fid": [0, 1]})
+
+
+def test_a_joint_model_stopped_before_converging_shows_its_last_slope_and_the_estimate_to_go():
+    m = mnist(100, {1: 120, 10: 50}, {10: 60})
+    m.update({"joint_two_step_10.epochs": 2.0, "joint_two_step_10.converged": 0.0,
+              "joint_two_step_10.heldout_improvement_last_epoch": 0.031})
+    numbers = [r["numbers"] for r in evaluate({"mnist_fid": m}) if r["experiment"] == "mnist_fid"][1]
+    assert "from two-step (2 epochs, not converged; held-out objective +3.10% in its last epoch)" in numbers
+    m["joint_two_step_10.epochs_to_converge_estimate"] = 9.0
+    numbers = [r["numbers"] for r in evaluate({"mnist_fid": m}) if r["experiment"] == "mnist_fid"][1]
+    assert "+3.10% in its last epoch, about 9 more epochs to converge by its curve)" in numbers
+    m["joint_two_step_10.converged"] = 1.0  # converged: nothing more to say
+    numbers = [r["numbers"] for r in evaluate({"mnist_fid": m}) if r["experiment"] == "mnist_fid"][1]
+    assert "(2 epochs, converged)" in numbers

@@ -15,7 +15,7 @@ from twostep.experiments.joint_runs import (
     run_vade,
 )
 from twostep.joint import GMMVAE, train_joint
-from twostep.nn.convergence import UntilConverged, convergence, window_epochs
+from twostep.nn.convergence import UntilConverged, convergence, extrapolate, window_epochs
 from twostep.nn.training import train_model
 from twostep.priors import GMMPrior
 
@@ -137,6 +137,37 @@ def test_kmeans_plus_plus_init_spreads_the_means_over_the_codes():
     assert spread.min() > 0.5
 
 
+def test_extrapolation_of_a_geometric_curve_finds_where_the_rule_will_hold():
+    """On a curve whose relative improvements shrink by exactly 0.7 per epoch, the fitted ratio is
+    0.7, and the epochs to go are those after which a curve continued by hand (the same decay,
+    independently written) first passes the rule; the improvement still to come is the geometric
+    tail's, to first order."""
+    def curve(n, start=100.0, first=0.2, ratio=0.7):
+        values, step = [start], first
+        for _ in range(n - 1):
+            values.append(values[-1] * (1 - step))
+            step *= ratio
+        return values
+
+    short = curve(8)
+    assert not convergence(short).converged
+    ahead = extrapolate(short)
+    assert ahead.ratio == pytest.approx(0.7, rel=1e-9)
+    assert ahead.last_improvement == pytest.approx(0.2 * 0.7 ** 6, rel=1e-9)
+    by_hand = next(n for n in range(9, 200) if convergence(curve(n)).converged)
+    assert ahead.epochs_to_go == by_hand - 8
+    tail = sum(0.2 * 0.7 ** i for i in range(7, by_hand - 1))  # the improvements still to come, summed
+    assert ahead.remaining == pytest.approx(tail, rel=0.05)
+    assert "more epochs to converge" in ahead.describe()
+    # what cannot be extrapolated says so: too short, a worse epoch, improvements that do not shrink
+    assert np.isnan(extrapolate([100.0, 90.0]).epochs_to_go) and extrapolate([100.0, 90.0]).last_improvement == 0.1
+    assert np.isnan(extrapolate([100.0, 90.0, 85.0, 86.0, 80.0]).epochs_to_go)
+    growing = extrapolate([100.0, 99.0, 97.0, 93.0, 85.0])
+    assert growing.ratio > 1 and np.isnan(growing.epochs_to_go) and "more epochs" not in growing.describe()
+    with pytest.raises(ValueError, match="at least 2 epochs"):
+        extrapolate([1.0])
+
+
 def test_joint_run_reports_convergence_metrics():
     data = make_grid_gaussians(20, 5, 5, seed=4)
     run = run_joint(lambda: GMMVAE.random_init(_grid_vae(), 4, seed=1), data.train, seed=0, epochs=5, lr=1e-3,
@@ -144,6 +175,8 @@ def test_joint_run_reports_convergence_metrics():
     m = run.metrics("j")
     assert m["j.epochs"] == 5 and m["j.heldout_objective"] == run.history.validation[-1]
     assert m["j.converged"] == float(convergence(run.history.validation).converged)
+    if not m["j.converged"]:  # where it stopped: the slope of its last epoch
+        assert m["j.heldout_improvement_last_epoch"] == extrapolate(run.history.validation).last_improvement
     untrained = run_joint(lambda: GMMVAE.random_init(_grid_vae(), 4, seed=1), data.train, seed=0, epochs=0, lr=1e-3,
                           batch_size=None, device="cpu", desc="t", validation=data.val)
     assert untrained.metrics("j") == {"j.epochs": 0.0} and "not judged" in untrained.convergence.describe()

@@ -90,6 +90,10 @@ def _budget(m: Metrics, key: str) -> str:
     if f"{key}.converged" in m:
         share = float(m[f"{key}.converged"])
         text += ", converged" if share == 1 else ", not converged" if share == 0 else f", converged in {share:.0%} of seeds"
+        if share < 1 and f"{key}.heldout_improvement_last_epoch" in m:  # where it stopped: the curve's slope
+            text += f"; held-out objective {100 * m[f'{key}.heldout_improvement_last_epoch']:+.2f}% in its last epoch"
+            if f"{key}.epochs_to_converge_estimate" in m:
+                text += f", about {m[f'{key}.epochs_to_converge_estimate']:.0f} more epochs to converge by its curve"
     return text
 
 

@@ -4,6 +4,7 @@ objective), time; and the chapters' convergence figure and table of such runs.""
 from __future__ import annotations
 
 import copy
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from twostep.evaluation.fid import distance_label
 from twostep.evaluation.samples import clustering_accuracy
 from twostep.joint import GMMVAE
 from twostep.joint.training import train_joint
-from twostep.nn.convergence import Convergence, convergence
+from twostep.nn.convergence import Convergence, convergence, extrapolate
 from twostep.nn.training import History, mean_loss
 
 
@@ -45,13 +46,20 @@ class JointRun:
 
     def metrics(self, key: str) -> dict[str, float]:
         """What the metrics file records of the run (deterministic: no wall time): epochs run, the
-        final held-out objective, its relative improvement over the last tenth and the verdict."""
+        final held-out objective, its relative improvement over the last tenth and the verdict; for
+        a run that did not converge, its last epoch's relative improvement and, where its curve
+        supports one, the estimate of the epochs it still had to go (:func:`extrapolate`)."""
         out = {f"{key}.epochs": float(self.epochs)}
         if self.history.validation:
             verdict = self.convergence
             out[f"{key}.heldout_objective"] = self.history.validation[-1]
             out[f"{key}.heldout_improvement_last_tenth"] = verdict.improvement
             out[f"{key}.converged"] = float(verdict.converged)
+            if not verdict.converged and len(self.history.validation) >= 2:
+                ahead = extrapolate(self.history.validation)
+                out[f"{key}.heldout_improvement_last_epoch"] = ahead.last_improvement
+                if math.isfinite(ahead.epochs_to_go):
+                    out[f"{key}.epochs_to_converge_estimate"] = ahead.epochs_to_go
         return out
 
 

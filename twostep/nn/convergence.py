@@ -17,6 +17,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from twostep.core.validation import check_float, check_int
 
 CONVERGENCE_TOLERANCE = 0.005  # relative improvement of the held-out objective over the window
@@ -71,6 +73,60 @@ def convergence(curve: Sequence[float], *, tolerance: float = CONVERGENCE_TOLERA
     before, inside = min(values[:-w]), min(values[-w:])
     improvement = (before - inside) / max(abs(before), 1e-12)
     return Convergence(n >= MIN_JUDGED_EPOCHS and improvement < tolerance, n, w, improvement, tolerance)
+
+
+@dataclass(frozen=True)
+class Extrapolation:
+    """What a curve that stopped before converging still had to go, by :func:`extrapolate`."""
+
+    last_improvement: float  # relative improvement of the last epoch (per epoch; negative: it got worse)
+    ratio: float  # fitted ratio of successive epochs' improvements (NaN: too short or not decaying)
+    epochs_to_go: float  # more epochs until the rule holds, were the improvements to keep decaying (NaN: unknown)
+    remaining: float  # relative improvement still to come at that decay, in total (NaN: unknown)
+
+    def describe(self) -> str:
+        text = f"last epoch {100 * self.last_improvement:+.2f}%"
+        if math.isfinite(self.epochs_to_go):
+            text += f", about {self.epochs_to_go:.0f} more epochs to converge ({100 * self.remaining:.1f}% still to gain)"
+        return text
+
+
+# Beyond this many extra epochs an extrapolation says "unknown": the decay is too slow to trust.
+MAX_EXTRAPOLATED_EPOCHS = 1000
+
+
+def extrapolate(curve: Sequence[float], *, tolerance: float = CONVERGENCE_TOLERANCE,
+                window: float = CONVERGENCE_WINDOW) -> Extrapolation:
+    """How far a held-out curve (lower is better) is from the convergence rule, read from its last
+    epochs: each epoch's relative improvement, and their ratio fitted (least squares on their
+    logarithms) over the last three or more improvements, all of which must be positive. Were the
+    improvements to keep shrinking by that ratio, the curve is continued epoch by epoch until
+    :func:`convergence` holds: the epochs that takes, and the improvement still to come. A rough
+    estimate (a run's late curve need not decay geometrically), for a run whose budget ended
+    before the rule held; NaN where the curve cannot support it (under four epochs, an improvement
+    that is not positive, a ratio not below 1, or more than ``MAX_EXTRAPOLATED_EPOCHS`` to go)."""
+    values = [float(v) for v in curve]
+    if len(values) < 2:
+        raise ValueError(f"extrapolate needs at least 2 epochs, got {len(values)}")
+    steps = [(a - b) / max(abs(a), 1e-12) for a, b in zip(values[:-1], values[1:], strict=True)]
+    nan = float("nan")
+    last = steps[-1]
+    tail = steps[-max(3, len(steps) // 2):] if len(steps) >= 3 else []
+    if len(tail) < 3 or min(tail) <= 0:
+        return Extrapolation(last, nan, nan, nan)
+    logs = np.log(tail)
+    ratio = float(np.exp(np.polyfit(np.arange(len(tail)), logs, 1)[0]))
+    if not ratio < 1:
+        return Extrapolation(last, ratio, nan, nan)
+    extended, step, extra = list(values), last, 0
+    while not convergence(extended, tolerance=tolerance, window=window).converged:
+        if extra >= MAX_EXTRAPOLATED_EPOCHS:
+            return Extrapolation(last, ratio, nan, nan)
+        step *= ratio
+        extended.append(extended[-1] - step * abs(extended[-1]))
+        extra += 1
+    remaining = (values[-1] - extended[-1]) / max(abs(values[-1]), 1e-12) if extra else 0.0
+    return Extrapolation(last, ratio, float(extra), remaining)
 
 
 class UntilConverged:

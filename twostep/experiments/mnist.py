@@ -138,11 +138,14 @@ class MNISTSetup:
                 f"{self.features.accuracy(self.x_test, self.y_test):.4f}")
 
 
-def mnist_setup(cfg: MNISTDataConfig, device: str | torch.device, *, use_cache: bool = True,
-                keep: int = 0) -> MNISTSetup:
+def mnist_setup(cfg: MNISTDataConfig, device: str | torch.device, *, keep: int = 0) -> MNISTSetup:
     """Load the first ``cfg.n_train`` training images and the 10,000 test images, get the cached (or
     newly trained) feature network, and build the FID evaluator against the test images, with the
-    FID protocol of ``cfg``; the scorer keeps ``keep`` samples per model (the Inception check's)."""
+    FID protocol of ``cfg``; the scorer keeps ``keep`` samples per model (the Inception check's).
+    The feature network is retrained when ``cfg`` has ``use_cache`` False: the flag is read from the
+    config itself, never passed beside it (a chapter that forgot to pass it once reused the cached
+    network though its ``use_cache=False`` promised otherwise); a config without the field caches."""
+    use_cache = cfg.use_cache if "use_cache" in type(cfg).model_fields else True
     x_train, y_train = load_mnist(train=True)
     x_train, y_train = x_train[: cfg.n_train], y_train[: cfg.n_train]
     x_test, y_test = load_mnist(train=False)

@@ -107,3 +107,26 @@ def test_two_processes_needing_one_entry_train_it_once(tmp_path):
     assert sorted(o[-1] for o in outputs) == ["False", "True"]  # one trained, one loaded
     assert {o[0] for o in outputs} == {str(7.0 * 6)}
     assert len(waited) == 1  # the loader said it waited
+
+
+def test_a_prior_is_cached_by_its_state_dict_and_loads_as_it_was_fitted(tmp_path, monkeypatch):
+    """The GAN chapter's WGAN-GP prior through the cache: the second call loads it (no training) and
+    draws exactly what the fitted one draws; its training history comes back with it."""
+    import numpy as np
+
+    from twostep.experiments.mnist import mnist_wgan_prior
+
+    monkeypatch.setenv("TWOSTEP_CACHE", str(tmp_path))
+    codes = np.random.default_rng(0).standard_normal((200, 3))
+    kwargs = dict(hidden=16, iterations=10, batch_size=32, n_critic=2, gp_weight=10.0, lr=1e-3, seed=3, progress=False)
+    fitted, first = mnist_wgan_prior(codes, {"config": {"vae": "v"}}, **kwargs)
+    loaded, again = mnist_wgan_prior(codes, {"config": {"vae": "v"}}, **kwargs)
+    assert not first["cached"] and again["cached"]
+    np.testing.assert_array_equal(loaded.sample(20, seed=1), fitted.sample(20, seed=1))
+    assert loaded.history_ == fitted.history_ and len(loaded.history_["wasserstein"]) == 10
+    # the same as a prior fitted without the cache
+    from twostep.priors import WGANGPPrior
+
+    plain = WGANGPPrior(hidden=16, iterations=10, batch_size=32, n_critic=2, gp_weight=10.0, lr=1e-3, random_state=3,
+                        progress=False).fit(codes)
+    np.testing.assert_array_equal(plain.sample(20, seed=1), fitted.sample(20, seed=1))

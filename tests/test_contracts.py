@@ -47,10 +47,6 @@ def codes(seed=0):
     return centres[rng.integers(0, 3, 300)] + 0.3 * rng.standard_normal((300, 3))
 
 
-def fit(prior, x):
-    return prior.fit(x, LENGTHS) if getattr(prior, "sequential", False) else prior.fit(x)
-
-
 @pytest.mark.parametrize("name", sorted(PRIORS))
 def test_prior_contract(name):
     prior = PRIORS[name]()
@@ -61,7 +57,7 @@ def test_prior_contract(name):
     before = set(vars(prior))
     x = codes()
     x_copy = x.copy()
-    assert fit(prior, x) is prior, "fit returns self"
+    assert prior.fit(x, LENGTHS) is prior, "fit returns self (every prior takes the sequences' lengths)"
     np.testing.assert_array_equal(x, x_copy)  # fit leaves its input alone
     fitted = set(vars(prior)) - before
     assert fitted and all(a.endswith("_") for a in fitted), f"fitted attributes end in '_': {fitted}"
@@ -73,16 +69,41 @@ def test_prior_contract(name):
     assert not np.array_equal(a, c)
     assert not np.array_equal(prior.sample(40), prior.sample(40))
     if prior.has_log_prob:
-        scores = prior.log_prob(x, LENGTHS) if getattr(prior, "sequential", False) else prior.log_prob(x)
-        assert scores.shape == ((len(LENGTHS),) if getattr(prior, "sequential", False) else (300,))
-        assert np.isfinite(scores).all()
+        per_sequence = prior.log_prob(x, LENGTHS)  # one log-density per sequence, whatever the prior
+        assert per_sequence.shape == (len(LENGTHS),) and np.isfinite(per_sequence).all()
+        if not prior.sequential:  # independent rows: one per row, and a sequence's is the sum of its rows'
+            rows = prior.log_prob(x)
+            assert rows.shape == (300,)
+            np.testing.assert_allclose(per_sequence, [rows[:150].sum(), rows[150:250].sum(), rows[250:].sum()])
     else:
         with pytest.raises(NotImplementedError):
             prior.log_prob(x)
+    with pytest.raises(ValueError, match="lengths must be positive and sum to the 300 frames"):
+        PRIORS[name]().fit(x, [100, 100])
     with pytest.raises(ValueError, match="NaN"):
         bad = x.copy()
         bad[0, 0] = np.nan
-        fit(PRIORS[name](), bad)
+        PRIORS[name]().fit(bad, LENGTHS)
+
+
+@pytest.mark.parametrize("name", sorted(PRIORS))
+def test_prior_state_dict_round_trip(name, tmp_path):
+    """A fitted prior's state, saved as torch saves weights (``weights_only``) and loaded into a
+    fresh unfitted prior, gives the same draws and densities: what lets the model cache store any prior."""
+    prior = PRIORS[name]().fit(codes(), LENGTHS)
+    state = prior.state_dict()
+    assert state and all(isinstance(v, torch.Tensor) for v in state.values())
+    torch.save(state, tmp_path / "prior.pt")
+    loaded = PRIORS[name]().load_state_dict(torch.load(tmp_path / "prior.pt", weights_only=True))
+    assert loaded.dim_ == prior.dim_ == 3
+    np.testing.assert_array_equal(loaded.sample(50, seed=3), prior.sample(50, seed=3))
+    if prior.has_log_prob:
+        x = codes(1)
+        np.testing.assert_array_equal(loaded.log_prob(x, LENGTHS), prior.log_prob(x, LENGTHS))
+    with pytest.raises(RuntimeError, match="not fitted"):
+        PRIORS[name]().state_dict()
+    with pytest.raises(KeyError, match="load_state_dict: the state has no"):
+        PRIORS[name]().load_state_dict({})
 
 
 def mlp_vae():

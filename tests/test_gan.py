@@ -33,7 +33,7 @@ def test_wgan_gp_prior_learns_a_multimodal_code_distribution():
     rng = np.random.default_rng(0)
     centres = np.array([[-3.0, -3.0], [3.0, 3.0], [-3.0, 3.0], [3.0, -3.0]])
     codes = centres[rng.integers(0, 4, 2000)] + 0.2 * rng.standard_normal((2000, 2))
-    prior = WGANGPPrior(hidden=64, layers=2, iterations=600, batch_size=128, lr=1e-3, seed=0, progress=False).fit(codes)
+    prior = WGANGPPrior(hidden=64, layers=2, iterations=600, batch_size=128, lr=1e-3, random_state=0, progress=False).fit(codes)
     s = prior.sample(2000, seed=1)
     assert s.shape == (2000, 2)
     np.testing.assert_array_equal(s, prior.sample(2000, seed=1))

@@ -1,5 +1,6 @@
-"""A disk cache of trained models (step 1 autoencoders, FID feature networks), keyed by the
-parameters that define them, so that re-executing a notebook with a different prior reuses them.
+"""A disk cache of trained models (step 1 autoencoders, FID feature networks, priors: anything with
+``state_dict`` and ``load_state_dict``), keyed by the parameters that define them, so that
+re-executing a notebook with a different prior reuses them.
 
 Each entry is a folder ``<cache>/<name>-<key>/`` holding ``config.json`` (the defining parameters),
 ``weights.pt`` (the state dict) and ``manifest.json`` (the SHA-256 of the weights and any extra
@@ -48,7 +49,12 @@ def entry_path(name: str, config: Mapping[str, Any], root: Path | None = None) -
     return (root or cache_dir()) / f"{name}-{config_key(config)}"
 
 
-def _load_entry(path: Path, model: nn.Module) -> dict[str, Any]:
+def _eval(model):
+    """A network in evaluation mode; a prior as it is (it has no training mode)."""
+    return model.eval() if isinstance(model, nn.Module) else model
+
+
+def _load_entry(path: Path, model) -> dict[str, Any]:
     manifest_file = path / "manifest.json"
     if not manifest_file.is_file():
         raise CorruptEntry(f"{path} has no manifest.json")
@@ -67,15 +73,16 @@ def _load_entry(path: Path, model: nn.Module) -> dict[str, Any]:
 def load_or_train(
     name: str,
     config: Mapping[str, Any],
-    build: Callable[[], nn.Module],
-    train: Callable[[nn.Module], Mapping[str, Any] | None],
+    build: Callable[[], Any],
+    train: Callable[[Any], Mapping[str, Any] | None],
     *,
     root: Path | None = None,
     use_cache: bool = True,
-) -> tuple[nn.Module, dict[str, Any]]:
+) -> tuple[Any, dict[str, Any]]:
     """Return the model defined by ``config``, from the cache when a valid entry exists.
 
-    ``build()`` makes an untrained model; ``train(model)`` trains it in place and may return extra
+    ``build()`` makes an untrained model (a torch module, or a prior: what has ``state_dict`` and
+    ``load_state_dict``); ``train(model)`` trains (or fits) it in place and may return extra
     JSON-able information (kept in the manifest as ``info``, with the training ``seconds`` added
     unless ``train`` gives them). The returned dict is the manifest, with ``cached`` telling
     whether the model came from disk.
@@ -98,12 +105,12 @@ def load_or_train(
         lock.release()
 
 
-def _load_or_train(name, config, path: Path, build, train, *, use_cache: bool) -> tuple[nn.Module, dict[str, Any]]:
+def _load_or_train(name, config, path: Path, build, train, *, use_cache: bool) -> tuple[Any, dict[str, Any]]:
     model = build()
     if use_cache and path.exists():
         try:
             manifest = _load_entry(path, model)
-            return model.eval(), {**manifest, "cached": True, "path": str(path)}
+            return _eval(model), {**manifest, "cached": True, "path": str(path)}
         except CorruptEntry as exc:
             warnings.warn(f"cache entry rebuilt: {exc}", stacklevel=2)
             shutil.rmtree(path, ignore_errors=True)
@@ -111,7 +118,7 @@ def _load_or_train(name, config, path: Path, build, train, *, use_cache: bool) -
     start = time.perf_counter()
     info = dict(train(model) or {})
     info.setdefault("seconds", time.perf_counter() - start)  # the training time, kept with the entry
-    model = model.eval()
+    model = _eval(model)
     if not use_cache:
         return model, {"config": config, "info": dict(info), "cached": False, "path": None}
     tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".tmp-{path.name}-"))

@@ -153,7 +153,7 @@ def audio_metrics(models: dict, test_frames: list[np.ndarray], waves: dict[str, 
     metrics = {}
     for key, (autoencoder, prior) in models.items():
         codes = [autoencoder.encode(f) for f in test_frames]
-        log_lik = (prior.log_prob(codes) if prior.sequential else prior.log_prob(np.concatenate(codes))).sum()
+        log_lik = prior.log_prob(np.concatenate(codes), [len(c) for c in codes]).sum()
         metrics[f"{key}.heldout_latent_loglik_per_frame"] = float(log_lik / n_test)
     for key, wave in waves.items():
         pitch = pitch_report(pieces.get(key, wave), sample_rate)

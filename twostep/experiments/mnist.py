@@ -102,18 +102,20 @@ def mnist_wgan_prior(codes: np.ndarray, vae_info: dict[str, Any], *, hidden: int
     """The GAN chapter's step 2: a WGAN-GP prior on the codes of the VAE described by ``vae_info``
     (the manifest :func:`mnist_vae` returns), cached like the VAE, so that every chapter using that
     VAE and these parameters (the GAN chapter, the prior zoo) shares one trained prior."""
-    prior = WGANGPPrior(hidden=hidden, iterations=iterations, batch_size=batch_size, n_critic=n_critic,
-                        gp_weight=gp_weight, lr=lr, seed=seed, device=device, progress=progress)
-    config = dict(model="mnist_wgan_prior", format=CACHE_FORMAT, vae=vae_info["config"], hidden=hidden,
-                  layers=prior.layers, iterations=iterations, batch_size=batch_size, n_critic=n_critic,
-                  gp_weight=gp_weight, lr=lr, seed=seed)
+    def build() -> WGANGPPrior:
+        return WGANGPPrior(hidden=hidden, iterations=iterations, batch_size=batch_size, n_critic=n_critic,
+                           gp_weight=gp_weight, lr=lr, random_state=seed, device=device, progress=progress)
 
-    def train(modules) -> dict[str, Any]:
-        return {"history": prior.train(modules, codes)}
+    config = dict(model="mnist_wgan_prior", format=CACHE_FORMAT, stored="prior state_dict", vae=vae_info["config"],
+                  hidden=hidden, layers=build().layers, iterations=iterations, batch_size=batch_size,
+                  n_critic=n_critic, gp_weight=gp_weight, lr=lr, seed=seed)
 
-    modules, manifest = load_or_train("mnist_wgan_prior", config, lambda: prior.build(codes.shape[1]), train,
-                                      use_cache=use_cache)
-    return prior.use(modules.to(prior.device), manifest["info"]["history"]), manifest
+    def train(prior: WGANGPPrior) -> dict[str, Any]:
+        return {"history": prior.fit(codes).history_}
+
+    prior, manifest = load_or_train("mnist_wgan_prior", config, build, train, use_cache=use_cache)
+    prior.history_ = manifest["info"]["history"]  # the training record, kept with the entry
+    return prior, manifest
 
 
 @dataclass

@@ -8,7 +8,7 @@ from sklearn.mixture import BayesianGaussianMixture
 from sklearn.neighbors import KernelDensity
 
 from twostep.core.validation import check_choice, check_float, check_int
-from twostep.priors.base import Prior, _as_codes
+from twostep.priors.base import Prior, _as_codes, _iid_codes, _per_sequence
 from twostep.priors.gmm import GMMPrior
 
 
@@ -28,18 +28,24 @@ class BayesianGMMPrior(GMMPrior):
             check_float("weight_concentration_prior", weight_concentration_prior, minimum=0.0, strict_minimum=True)
         self.weight_concentration_prior = weight_concentration_prior
 
-    def fit(self, codes) -> "BayesianGMMPrior":
-        codes = _as_codes(codes)
-        mixture = BayesianGaussianMixture(
-            n_components=min(self.n_components, len(codes)), covariance_type=self.covariance_type,
+    def _estimator(self, n_components: int) -> BayesianGaussianMixture:
+        return BayesianGaussianMixture(
+            n_components=n_components, covariance_type=self.covariance_type,
             weight_concentration_prior_type="dirichlet_process",
             weight_concentration_prior=self.weight_concentration_prior, max_iter=self.max_iter, tol=self.tol,
             reg_covar=self.reg_covar, init_params="k-means++", random_state=self.random_state)
+
+    def fit(self, codes, lengths=None) -> "BayesianGMMPrior":
+        codes = _iid_codes(codes, lengths)
+        mixture = self._estimator(min(self.n_components, len(codes)))
         mixture.fit(codes)
         self._set_mixture(mixture)
+        return self
+
+    def _set_mixture(self, mixture: BayesianGaussianMixture) -> None:
+        super()._set_mixture(mixture)
         self.n_components_ = len(mixture.weights_)
         self.active_components_ = int(np.sum(mixture.weights_ > 0.01))
-        return self
 
     def _full_covariances(self) -> np.ndarray:
         if self.covariance_type == "full":
@@ -67,8 +73,8 @@ class KDEPrior(Prior):
         self.max_validation = check_int("max_validation", max_validation, minimum=1)
         self.random_state = random_state
 
-    def fit(self, codes) -> "KDEPrior":
-        codes = _as_codes(codes)
+    def fit(self, codes, lengths=None) -> "KDEPrior":
+        codes = _iid_codes(codes, lengths)
         self.scale_ = codes.std(0) + 1e-12
         z = codes / self.scale_
         order = np.random.default_rng(self.random_state).permutation(len(z))
@@ -89,9 +95,21 @@ class KDEPrior(Prior):
         rows = np.asarray(data)[rng.integers(0, len(data), n)]
         return (rows + self.bandwidth_ * rng.standard_normal(rows.shape)) * self.scale_
 
-    def log_prob(self, codes) -> np.ndarray:
+    def log_prob(self, codes, lengths=None) -> np.ndarray:
         self._check_fitted()
-        return self.kde_.score_samples(_as_codes(codes) / self.scale_) - np.log(self.scale_).sum()
+        return _per_sequence(self.kde_.score_samples(_as_codes(codes) / self.scale_) - np.log(self.scale_).sum(), lengths)
+
+    def _state(self) -> dict[str, np.ndarray]:
+        return {"data": np.asarray(self.kde_.tree_.data), "scale_": self.scale_, "bandwidth_": np.asarray(self.bandwidth_),
+                "validation_bandwidths": np.asarray(list(self.validation_loglik_)),
+                "validation_loglik": np.asarray(list(self.validation_loglik_.values()))}
+
+    def _load_state(self, arrays: dict[str, np.ndarray]) -> None:
+        self.scale_, self.bandwidth_ = arrays["scale_"], float(arrays["bandwidth_"])
+        self.validation_loglik_ = dict(zip(arrays["validation_bandwidths"].tolist(),
+                                           arrays["validation_loglik"].tolist(), strict=True))
+        self.kde_ = KernelDensity(bandwidth=self.bandwidth_).fit(arrays["data"])  # the same tree, rebuilt
+        self.dim_ = arrays["data"].shape[1]
 
     def __repr__(self) -> str:
         return f"KDEPrior(bandwidths={self.bandwidths})"

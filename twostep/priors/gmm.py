@@ -7,7 +7,7 @@ from sklearn.mixture import GaussianMixture
 
 from twostep.core.guards import NonFiniteError, check_finite
 from twostep.core.validation import check_choice, check_float, check_int
-from twostep.priors.base import Prior, _as_codes
+from twostep.priors.base import Prior, _as_codes, _fitted_arrays, _iid_codes, _per_sequence, _set_fitted_arrays
 
 COVARIANCE_TYPES = ("full", "diag", "spherical", "tied")
 
@@ -42,14 +42,10 @@ class GMMPrior(Prior):
         )
         self.random_state = random_state
 
-    def fit(self, codes) -> "GMMPrior":
-        codes = _as_codes(codes)
-        if codes.shape[0] < self.n_components:
-            raise ValueError(
-                f"n_components={self.n_components} is more than the {codes.shape[0]} codes to fit"
-            )
-        mixture = GaussianMixture(
-            n_components=self.n_components,
+    def _estimator(self, n_components: int) -> GaussianMixture:
+        """The unfitted scikit-learn estimator of this prior's parameters."""
+        return GaussianMixture(
+            n_components=n_components,
             covariance_type=self.covariance_type,
             n_init=self.n_init,
             max_iter=self.max_iter,
@@ -58,6 +54,14 @@ class GMMPrior(Prior):
             init_params=self.init_params,
             random_state=self.random_state,
         )
+
+    def fit(self, codes, lengths=None) -> "GMMPrior":
+        codes = _iid_codes(codes, lengths)
+        if codes.shape[0] < self.n_components:
+            raise ValueError(
+                f"n_components={self.n_components} is more than the {codes.shape[0]} codes to fit"
+            )
+        mixture = self._estimator(self.n_components)
         try:
             mixture.fit(codes)
         except ValueError as error:  # scikit-learn: a covariance that is not positive definite
@@ -137,9 +141,17 @@ class GMMPrior(Prior):
         eps = rng.standard_normal((n, self.dim_))
         return self.means_[components] + np.einsum("nij,nj->ni", chol[components], eps)
 
-    def log_prob(self, codes) -> np.ndarray:
+    def log_prob(self, codes, lengths=None) -> np.ndarray:
         self._check_fitted()
-        return self.mixture_.score_samples(_as_codes(codes))
+        return _per_sequence(self.mixture_.score_samples(_as_codes(codes)), lengths)
+
+    def _state(self) -> dict[str, np.ndarray]:
+        return _fitted_arrays("mixture_.", self.mixture_)
+
+    def _load_state(self, arrays: dict[str, np.ndarray]) -> None:
+        mixture = self._estimator(len(arrays["mixture_.weights_"]))
+        _set_fitted_arrays("mixture_.", mixture, arrays)
+        self._set_mixture(mixture)
 
     def predict(self, codes) -> np.ndarray:
         """Most probable component of each code."""

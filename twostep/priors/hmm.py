@@ -13,32 +13,7 @@ from sklearn.cluster import KMeans
 
 from twostep.core.guards import NonFiniteError, check_finite
 from twostep.core.validation import check_choice, check_float, check_int
-from twostep.priors.base import Prior
-
-
-def _sequences(codes, lengths=None) -> tuple[np.ndarray, list[int]]:
-    """One (n_frames, D) array and the sequence lengths, hmmlearn's convention. ``codes`` is that
-    array (with ``lengths``; ``None`` means one sequence), a list of (T_i, D) sequences, or an
-    (n_sequences, T, D) array of sequences of equal length."""
-    if isinstance(codes, np.ndarray) and codes.ndim == 3 and lengths is None:
-        codes = list(codes)  # (n_sequences, T, D): sequences of equal length
-    if isinstance(codes, (list, tuple)):
-        if lengths is not None:
-            raise ValueError("give either a list of sequences or one 2-d array with lengths, not both")
-        seqs = [np.asarray(s, dtype=np.float64) for s in codes]
-        if not seqs or any(s.ndim != 2 for s in seqs):
-            raise ValueError("sequences must be a non-empty list of 2-d arrays (frames, latent_dim)")
-        x, lengths = np.concatenate(seqs), [len(s) for s in seqs]
-    else:
-        x = np.asarray(codes, dtype=np.float64)
-        if x.ndim != 2:
-            raise ValueError(f"codes must be a 2-d array (n_frames, latent_dim), got shape {x.shape}")
-        lengths = [len(x)] if lengths is None else [int(n) for n in lengths]
-        if sum(lengths) != len(x) or any(n < 1 for n in lengths):
-            raise ValueError(f"lengths must be positive and sum to the {len(x)} frames, got a sum of {sum(lengths)}")
-    if not np.all(np.isfinite(x)):
-        raise ValueError("codes contain NaN or infinite values")
-    return x, lengths
+from twostep.priors.base import Prior, _sequences
 
 
 class _Monitor(ConvergenceMonitor):
@@ -255,17 +230,33 @@ class HMMPrior(Prior):
         """A fitted prior with given parameters (for example a jointly trained HMM); non-finite
         parameters raise :class:`~twostep.core.guards.NonFiniteError`."""
         prior = cls(len(startprob), **kwargs)
+        prior._set_params(startprob, transmat, means, variances)
+        return prior
+
+    def _set_params(self, startprob, transmat, means, variances) -> None:
         values = {"startprob": startprob, "transmat": transmat, "means": means, "variances": variances}
-        check_finite(repr(prior), "construction from given parameters", values)
-        model = prior._model()
+        check_finite(repr(self), "construction from given parameters", values)
+        model = self._model()
         model.n_features = np.asarray(means).shape[1]
         model.startprob_ = np.asarray(startprob, dtype=np.float64)
         model.transmat_ = np.asarray(transmat, dtype=np.float64)
         model.means_ = np.asarray(means, dtype=np.float64)
         model.covars_ = np.asarray(variances, dtype=np.float64)
-        prior.model_ = model
-        prior.dim_ = model.n_features
-        return prior
+        self.model_ = model
+        self.dim_ = model.n_features
+
+    def _state(self) -> dict[str, np.ndarray]:
+        state = {"startprob_": self.model_.startprob_, "transmat_": self.model_.transmat_,
+                 "means_": self.model_.means_, "variances_": self.variances_}
+        if hasattr(self, "init_log_likelihoods_"):
+            state["init_log_likelihoods_"] = np.asarray(self.init_log_likelihoods_)
+        return state
+
+    def _load_state(self, arrays: dict[str, np.ndarray]) -> None:
+        """The fitted parameters; Baum-Welch's record (iterations, convergence) is not kept."""
+        self._set_params(arrays["startprob_"], arrays["transmat_"], arrays["means_"], arrays["variances_"])
+        if "init_log_likelihoods_" in arrays:
+            self.init_log_likelihoods_ = arrays["init_log_likelihoods_"].tolist()
 
     @property
     def variances_(self) -> np.ndarray:

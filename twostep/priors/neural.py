@@ -14,8 +14,7 @@ from torch import nn
 
 from twostep.core.validation import check_float, check_int
 from twostep.nn.training import train_model
-from twostep.priors.base import Prior, _as_codes
-from twostep.priors.hmm import _sequences
+from twostep.priors.base import Prior, _as_codes, _iid_codes, _per_sequence, _sequences
 
 
 @contextmanager
@@ -34,10 +33,11 @@ class _NeuralPrior(Prior):
     """Shared fitting: standardise, split off ``validation_fraction`` of the codes, train with Adam
     for at most ``max_epochs`` with early stopping (``patience``) on the held-out loss. After
     ``fit``: ``model_``, ``history_`` (training and ``history_.validation`` losses), ``epochs_``,
-    ``shift_``, ``scale_``, ``dim_``."""
+    ``shift_``, ``scale_``, ``dim_``. ``random_state`` seeds the split, the initial weights and
+    the batches."""
 
     def __init__(self, *, hidden: int, max_epochs: int, patience: int, batch_size: int, lr: float,
-                 validation_fraction: float, seed: int, progress: bool):
+                 validation_fraction: float, random_state: int, progress: bool):
         self.hidden = check_int("hidden", hidden, minimum=1)
         self.max_epochs = check_int("max_epochs", max_epochs, minimum=1)
         self.patience = check_int("patience", patience, minimum=1)
@@ -45,7 +45,7 @@ class _NeuralPrior(Prior):
         self.lr = check_float("lr", lr, minimum=0.0, strict_minimum=True)
         self.validation_fraction = check_float("validation_fraction", validation_fraction, minimum=0.0,
                                                strict_minimum=True, maximum=0.5)
-        self.seed = seed
+        self.random_state = check_int("random_state", random_state, minimum=0)
         self.progress = progress
 
     def _build(self, dim: int) -> nn.Module:  # pragma: no cover - interface
@@ -54,8 +54,8 @@ class _NeuralPrior(Prior):
     def _loss(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - interface
         raise NotImplementedError
 
-    def fit(self, codes) -> "_NeuralPrior":
-        return self._fit_rows(_as_codes(codes))
+    def fit(self, codes, lengths=None) -> "_NeuralPrior":
+        return self._fit_rows(_iid_codes(codes, lengths))
 
     def _fit_rows(self, rows: np.ndarray) -> "_NeuralPrior":
         """Fit on training examples ``rows``: codes ``(n, D)``, or chunks of sequences ``(n, T, D)``."""
@@ -63,16 +63,27 @@ class _NeuralPrior(Prior):
         self.dim_ = flat.shape[1]
         self.shift_, self.scale_ = flat.mean(0), flat.std(0) + 1e-12
         z = ((rows - self.shift_) / self.scale_).astype(np.float32)
-        order = np.random.default_rng(self.seed).permutation(len(z))
+        order = np.random.default_rng(self.random_state).permutation(len(z))
         n_val = max(1, int(self.validation_fraction * len(z)))
-        torch.manual_seed(self.seed)
+        torch.manual_seed(self.random_state)
         self.model_ = self._build(self.dim_)
         self.history_ = train_model(self.model_, lambda x: self._loss(self.model_, x), z[order[n_val:]],
                                     validation=z[order[:n_val]], patience=self.patience, epochs=self.max_epochs,
-                                    batch_size=self.batch_size, lr=self.lr, betas=(0.9, 0.999), seed=self.seed,
+                                    batch_size=self.batch_size, lr=self.lr, betas=(0.9, 0.999), seed=self.random_state,
                                     device="cpu", progress=self.progress, desc=type(self).__name__)
         self.epochs_ = len(self.history_)
         return self
+
+    def _state(self) -> dict[str, np.ndarray]:
+        weights = {f"model_.{k}": v.detach().cpu().numpy() for k, v in self.model_.state_dict().items()}
+        return {**weights, "shift_": self.shift_, "scale_": self.scale_, "epochs_": np.asarray(self.epochs_)}
+
+    def _load_state(self, arrays: dict[str, np.ndarray]) -> None:
+        self.shift_, self.scale_ = arrays["shift_"], arrays["scale_"]
+        self.dim_, self.epochs_ = len(self.shift_), int(arrays["epochs_"])
+        self.model_ = self._build(self.dim_)
+        self.model_.load_state_dict({k[len("model_."):]: torch.as_tensor(v) for k, v in arrays.items()
+                                     if k.startswith("model_.")})
 
 
 class FlowPrior(_NeuralPrior):
@@ -80,10 +91,10 @@ class FlowPrior(_NeuralPrior):
     affine autoregressive layers with ``hidden`` x 2 hidden units, fitted by maximum likelihood."""
 
     def __init__(self, *, transforms: int = 3, hidden: int = 64, max_epochs: int = 200, patience: int = 10,
-                 batch_size: int = 256, lr: float = 1e-3, validation_fraction: float = 0.1, seed: int = 0,
+                 batch_size: int = 256, lr: float = 1e-3, validation_fraction: float = 0.1, random_state: int = 0,
                  progress: bool = True):
         super().__init__(hidden=hidden, max_epochs=max_epochs, patience=patience, batch_size=batch_size, lr=lr,
-                         validation_fraction=validation_fraction, seed=seed, progress=progress)
+                         validation_fraction=validation_fraction, random_state=random_state, progress=progress)
         self.transforms = check_int("transforms", transforms, minimum=1)
 
     def _build(self, dim: int) -> nn.Module:
@@ -101,12 +112,12 @@ class FlowPrior(_NeuralPrior):
             z = self.model_().sample((n,)).double().numpy()
         return z * self.scale_ + self.shift_
 
-    def log_prob(self, codes) -> np.ndarray:
+    def log_prob(self, codes, lengths=None) -> np.ndarray:
         self._check_fitted()
         z = (_as_codes(codes) - self.shift_) / self.scale_
         with torch.no_grad():
             lp = self.model_().log_prob(torch.as_tensor(z, dtype=torch.float32)).double().numpy()
-        return lp - np.log(self.scale_).sum()
+        return _per_sequence(lp - np.log(self.scale_).sum(), lengths)
 
     def __repr__(self) -> str:
         return f"FlowPrior(transforms={self.transforms}, hidden={self.hidden})"
@@ -133,9 +144,9 @@ class TwoStageVAEPrior(_NeuralPrior):
     has_log_prob = False
 
     def __init__(self, *, hidden: int = 256, max_epochs: int = 200, patience: int = 10, batch_size: int = 256,
-                 lr: float = 1e-3, validation_fraction: float = 0.1, seed: int = 0, progress: bool = True):
+                 lr: float = 1e-3, validation_fraction: float = 0.1, random_state: int = 0, progress: bool = True):
         super().__init__(hidden=hidden, max_epochs=max_epochs, patience=patience, batch_size=batch_size, lr=lr,
-                         validation_fraction=validation_fraction, seed=seed, progress=progress)
+                         validation_fraction=validation_fraction, random_state=random_state, progress=progress)
 
     def _build(self, dim: int) -> nn.Module:
         return _SecondVAE(dim, self.hidden)
@@ -185,10 +196,10 @@ class GRUPrior(_NeuralPrior):
     sequential = True
 
     def __init__(self, *, hidden: int = 128, chunk: int = 40, max_epochs: int = 100, patience: int = 10,
-                 batch_size: int = 16, lr: float = 1e-3, validation_fraction: float = 0.1, seed: int = 0,
+                 batch_size: int = 16, lr: float = 1e-3, validation_fraction: float = 0.1, random_state: int = 0,
                  progress: bool = True):
         super().__init__(hidden=hidden, max_epochs=max_epochs, patience=patience, batch_size=batch_size, lr=lr,
-                         validation_fraction=validation_fraction, seed=seed, progress=progress)
+                         validation_fraction=validation_fraction, random_state=random_state, progress=progress)
         self.chunk = check_int("chunk", chunk, minimum=2)
 
     def _build(self, dim: int) -> nn.Module:

@@ -4,15 +4,9 @@ import numpy as np
 import pytest
 
 from twostep.book.claims import (
-    CLAIMS,
-    NOT_REPRODUCED,
-    NOT_RUN,
-    PARTLY,
-    REPRODUCED,
     Stat,
     bootstrap_interval,
     chapter_summary,
-    claim_models,
     combine_verdicts,
     evaluate,
     evaluate_runs,
@@ -22,6 +16,7 @@ from twostep.book.claims import (
     render,
 )
 from twostep.book.notebooks import notebook_names
+from twostep.book.rules import CLAIMS, NOT_REPRODUCED, NOT_RUN, PARTLY, REPRODUCED, claim_models
 
 
 def grid(v, j, r, t=15):

@@ -6,7 +6,6 @@ from scipy.linalg import sqrtm
 from twostep.data import load_mnist
 from twostep.evaluation.fid import (
     ClassifierFeatures,
-    InceptionFeatures,
     SmallCNN,
     feature_statistics,
     fid_report,

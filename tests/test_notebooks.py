@@ -17,7 +17,8 @@ import yaml
 
 from twostep.book import notebooks as runner
 from twostep.book.notebooks import FIRST_SEED_ONLY
-from twostep.book.claims import NOT_RUN, evaluate
+from twostep.book.claims import evaluate
+from twostep.book.rules import NOT_RUN
 
 ROOT = Path(__file__).resolve().parents[1]
 GENERATED_PAGES = {"claims", "parameters", "seeds"}  # written into book/executed/ by the book build

@@ -5,7 +5,7 @@ scales of their own. This check scores the same models, from the same samples, w
 KID (:mod:`twostep.evaluation.inception`: the TF weights that published FIDs use) on ``n`` samples per
 model, a size a CPU can afford, and says how far the two instruments agree: the share of model pairs
 that both order the same way, and Kendall's tau (``scipy.stats.kendalltau``). The claims page decides
-each FID claim again on these Inception numbers (``twostep.book.claims``).
+each FID claim again on these Inception numbers (``twostep.book.rules``).
 
 Samples are the first ``n`` of those the chapter scored, as saved (uint8, as published FIDs score
 image files); the real images are ``n`` of the chapter's held-out images drawn at random, quantised

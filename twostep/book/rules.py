@@ -7,10 +7,10 @@ words (prose) apart from the rule and its plotted effect (code).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from twostep.core.keys import JOINT, JOINT_FROM_TWO_STEP, JOINT_RUNS, TWO_STEP, ModelKey, component_counts, joint, two_step
 from twostep.evaluation.fid import distance_label
 
 REPRODUCED, PARTLY, NOT_REPRODUCED, NOT_RUN = "reproduced", "partly", "not reproduced", "not run"
@@ -40,10 +40,20 @@ class Claim:
     inception: Callable[[Metrics], tuple[str, str]] | None = None
 
 
-def _components(m: Metrics, pattern: str) -> list[int]:
-    """Component counts k for which a metric named by ``pattern`` (with ``{k}``) exists."""
-    regex = re.compile("^" + re.escape(pattern).replace(re.escape("{k}"), r"(\d+)") + "$")
-    return sorted(int(x.group(1)) for key in m if (x := regex.match(key)))
+# A sweep of models over component counts: (family, variant) of their keys (twostep.core.keys).
+Sweep = tuple[str, str]
+TWO_STEP_DIAG: Sweep = (TWO_STEP, "diag")
+TWO_STEP_FULL: Sweep = (TWO_STEP, "full")
+JOINT_AUTHORS: Sweep = (JOINT, "two_step")  # the authors' baseline: every joint comparison is at its sizes
+
+
+def _key(sweep: Sweep, k: int) -> str:
+    return str(ModelKey(*sweep, k))
+
+
+def _components(m: Metrics, sweep: Sweep, metric: str) -> list[int]:
+    """Component counts k at which the sweep's model has ``metric``."""
+    return component_counts(m, *sweep, metric)
 
 
 def _grid_two_step(m: Metrics):
@@ -104,35 +114,31 @@ def _diversity(m: Metrics, features: str, baseline: str, models: Mapping[int, st
                    + ", ".join(f"{k}: {both(key)}" for k, key in models.items()))
 
 
-def _beats_baseline(experiment_key: str, baseline: str, pattern: str, label: str, *, diversity: bool = False):
+def _beats_baseline(experiment_key: str, baseline: str, sweep: Sweep, label: str, *, diversity: bool = False):
     """FD below the baseline's at every component count above 1; with ``diversity``, also a
     coverage at least the baseline's (a claim about capturing modes the baseline misses)."""
 
     def rule(m: Metrics):
         base = m[f"{baseline}.fid_{experiment_key}"]
-        ks = [k for k in _components(m, pattern + f".fid_{experiment_key}") if k > 1]
+        ks = [k for k in _components(m, sweep, f"fid_{experiment_key}") if k > 1]
         if not ks:
             return NOT_RUN, "no component count above 1 was run"
-        fids = {k: m[pattern.format(k=k) + f".fid_{experiment_key}"] for k in ks}
+        fids = {k: m[f"{_key(sweep, k)}.fid_{experiment_key}"] for k in ks}
         wins = sum(f < base for f in fids.values())
         numbers = f"{distance_label(experiment_key)}: baseline {base:.2f}; {label} " + ", ".join(f"{k}: {f:.2f}" for k, f in fids.items())
         if not diversity:
             return (REPRODUCED if wins == len(ks) else PARTLY if wins else NOT_REPRODUCED), numbers
-        wider, spread = _diversity(m, experiment_key, baseline, {k: pattern.format(k=k) for k in ks})
+        wider, spread = _diversity(m, experiment_key, baseline, {k: _key(sweep, k) for k in ks})
         numbers += "; " + spread
         return (REPRODUCED if wins == len(ks) and wider else PARTLY if wins or wider else NOT_REPRODUCED), numbers
 
     return rule
 
 
-# Joint models that start from the two-step model: the authors' baseline, the same until converged,
-# and the VaDE protocol.
-JOINT_FROM_TWO_STEP = {"joint_two_step": "from two-step", "joint_converged": "from two-step, until converged",
-                       "joint_vade": "VaDE protocol"}
-
-
 def _joint_candidates(m: Metrics, features: str, k: int) -> list[str]:
-    return [f"{name}_{k}" for name in JOINT_FROM_TWO_STEP if f"{name}_{k}.fid_{features}" in m]
+    """The joint models from two-step (the authors' baseline, the same until converged, the VaDE
+    protocol: :data:`~twostep.core.keys.JOINT_FROM_TWO_STEP`) that have an FD at ``k``."""
+    return [str(joint(run, k)) for run in JOINT_FROM_TWO_STEP if joint(run, k).metric(f"fid_{features}") in m]
 
 
 def _best_joint(m: Metrics, features: str, k: int) -> str:
@@ -153,16 +159,18 @@ def _lowest_fd_note(m: Metrics, features: str, k: int, chosen: str) -> str:
 
 
 def _joint_label(m: Metrics, key: str) -> str:
-    return _with_budget(m, key, JOINT_FROM_TWO_STEP[key.rsplit("_", 1)[0]])
+    """``"VaDE protocol (30 epochs, converged)"``: the run's name without "joint", and its budget."""
+    name = JOINT_RUNS[ModelKey.parse(key).variant].removeprefix("joint, ").removeprefix("joint ")
+    return _with_budget(m, key, name)
 
 
-def _best_joint_pairs(m: Metrics, features: str, two_step: str) -> dict[int, tuple[str, float, float]]:
-    """Per joint size ``k`` with a two-step run of covariance ``two_step`` at ``k``: the best joint
+def _best_joint_pairs(m: Metrics, features: str, two_step_cov: str) -> dict[int, tuple[str, float, float]]:
+    """Per joint size ``k`` with a two-step run of covariance ``two_step_cov`` at ``k``: the best joint
     model from two-step (its key), its FD and the two-step model's."""
-    ks = [k for k in _components(m, "joint_two_step_{k}" + f".fid_{features}")
-          if f"two_step_{two_step}_{k}.fid_{features}" in m]
+    metric = f"fid_{features}"
+    ks = [k for k in _components(m, JOINT_AUTHORS, metric) if two_step(two_step_cov, k).metric(metric) in m]
     best = {k: _best_joint(m, features, k) for k in ks}
-    return {k: (best[k], m[f"{best[k]}.fid_{features}"], m[f"two_step_{two_step}_{k}.fid_{features}"]) for k in ks}
+    return {k: (best[k], m[f"{best[k]}.{metric}"], m[two_step(two_step_cov, k).metric(metric)]) for k in ks}
 
 
 def _joint_close(features: str, tolerance: float = 0.1):
@@ -285,25 +293,25 @@ def _relative_gain(m: Metrics, pairs: Mapping[int, tuple[float, float]]) -> floa
     return min(100.0 * (ref - value) / ref for value, ref in pairs.values())
 
 
-def _fid_pairs(m: Metrics, features: str, model: str, reference: str | None, baseline: str | None = None):
+def _fid_pairs(m: Metrics, features: str, model: Sweep, reference: Sweep | None, baseline: str | None = None):
     """{k: (FD of ``model`` at k, FD of ``reference`` at k or of ``baseline``)} over the component
     counts above 1 that both have."""
-    ks = [k for k in _components(m, model + f".fid_{features}") if k > 1
-          and (baseline is not None or f"{reference.format(k=k)}.fid_{features}" in m)]
+    metric = f"fid_{features}"
+    ks = [k for k in _components(m, model, metric) if k > 1
+          and (baseline is not None or f"{_key(reference, k)}.{metric}" in m)]
     if not ks:
-        raise KeyError(f"{model.format(k='k')}.fid_{features}")
-    return {k: (m[f"{model.format(k=k)}.fid_{features}"],
-                m[f"{baseline}.fid_{features}"] if baseline else m[f"{reference.format(k=k)}.fid_{features}"])
+        raise KeyError(f"{model[0]}_{model[1]}_<k>.{metric}")
+    return {k: (m[f"{_key(model, k)}.{metric}"], m[f"{baseline}.{metric}"] if baseline else m[f"{_key(reference, k)}.{metric}"])
             for k in ks}
 
 
-def _beats_effect(features: str, baseline: str, pattern: str) -> Callable[[Metrics], float]:
-    return lambda m: _relative_gain(m, _fid_pairs(m, features, pattern, None, baseline))
+def _beats_effect(features: str, baseline: str, sweep: Sweep) -> Callable[[Metrics], float]:
+    return lambda m: _relative_gain(m, _fid_pairs(m, features, sweep, None, baseline))
 
 
-def _joint_effect(features: str, reference: str) -> Callable[[Metrics], float]:
+def _joint_effect(features: str, reference: Sweep) -> Callable[[Metrics], float]:
     def effect(m: Metrics) -> float:
-        pairs = _fid_pairs(m, features, "joint_two_step_{k}", reference)
+        pairs = _fid_pairs(m, features, JOINT_AUTHORS, reference)
         return _relative_gain(m, {k: (m[f"{_best_joint(m, features, k)}.fid_{features}"], ref)
                                   for k, (_, ref) in pairs.items()})
 
@@ -313,7 +321,7 @@ def _joint_effect(features: str, reference: str) -> Callable[[Metrics], float]:
 def _full_vs_joint_effect(m: Metrics) -> float:
     pairs = _best_joint_pairs(m, "celeba_rotnet", "full")
     if not pairs:
-        raise KeyError("two_step_full_{k}.fid_celeba_rotnet")
+        raise KeyError("two_step_full_<k>.fid_celeba_rotnet")
     return _relative_gain(m, {k: (full, j) for k, (_, j, full) in pairs.items()})
 
 
@@ -417,10 +425,10 @@ CLAIMS: list[Claim] = [
         experiment="mnist_fid",
         figure="Fig. 3 (left)",
         statement="On MNIST, two-step GMM priors improve FID a lot over N(0, I).",
-        rule=_beats_baseline("mnist_cnn", "vae_normal", "two_step_diag_{k}", "two-step diag by components"),
+        rule=_beats_baseline("mnist_cnn", "vae_normal", TWO_STEP_DIAG, "two-step diag by components"),
         criterion=BEATS_NORMAL,
-        effect=Effect(BEATS_EFFECT, _beats_effect("mnist_cnn", "vae_normal", "two_step_diag_{k}")),
-        inception=_beats_baseline(INCEPTION, "vae_normal", "two_step_diag_{k}", "two-step diag by components"),
+        effect=Effect(BEATS_EFFECT, _beats_effect("mnist_cnn", "vae_normal", TWO_STEP_DIAG)),
+        inception=_beats_baseline(INCEPTION, "vae_normal", TWO_STEP_DIAG, "two-step diag by components"),
     ),
 
     Claim(
@@ -429,7 +437,7 @@ CLAIMS: list[Claim] = [
         statement="On MNIST, the joint GMM-VAE is slightly better than two-step, a marginal gain.",
         rule=_joint_close("mnist_cnn"),
         criterion=JOINT_CLOSE,
-        effect=Effect("FD reduction, joint vs two-step diag, % (smallest over k)", _joint_effect("mnist_cnn", "two_step_diag_{k}")),
+        effect=Effect("FD reduction, joint vs two-step diag, % (smallest over k)", _joint_effect("mnist_cnn", TWO_STEP_DIAG)),
         inception=_joint_close(INCEPTION),
     ),
 
@@ -437,10 +445,10 @@ CLAIMS: list[Claim] = [
         experiment="celeba_fid",
         figure="Fig. 3 (right)",
         statement="On CelebA, a diagonal two-step GMM clearly improves on N(0, I).",
-        rule=_beats_baseline("celeba_rotnet", "vae_normal", "two_step_diag_{k}", "two-step diag by components"),
+        rule=_beats_baseline("celeba_rotnet", "vae_normal", TWO_STEP_DIAG, "two-step diag by components"),
         criterion=BEATS_NORMAL,
-        effect=Effect(BEATS_EFFECT, _beats_effect("celeba_rotnet", "vae_normal", "two_step_diag_{k}")),
-        inception=_beats_baseline(INCEPTION, "vae_normal", "two_step_diag_{k}", "two-step diag by components"),
+        effect=Effect(BEATS_EFFECT, _beats_effect("celeba_rotnet", "vae_normal", TWO_STEP_DIAG)),
+        inception=_beats_baseline(INCEPTION, "vae_normal", TWO_STEP_DIAG, "two-step diag by components"),
     ),
 
     Claim(
@@ -449,7 +457,7 @@ CLAIMS: list[Claim] = [
         statement="On CelebA, the joint diagonal GMM-VAE is slightly better than two-step diagonal.",
         rule=_joint_close("celeba_rotnet"),
         criterion=JOINT_CLOSE,
-        effect=Effect("FD reduction, joint vs two-step diag, % (smallest over k)", _joint_effect("celeba_rotnet", "two_step_diag_{k}")),
+        effect=Effect("FD reduction, joint vs two-step diag, % (smallest over k)", _joint_effect("celeba_rotnet", TWO_STEP_DIAG)),
         inception=_joint_close(INCEPTION),
     ),
 
@@ -512,12 +520,12 @@ CLAIMS: list[Claim] = [
             "GMM priors on an encoder's codes, which account for the latent space's multi-modality, improve a "
             "WGAN-GP generator's FID over its N(0, I) input, for all component counts."
         ),
-        rule=_beats_baseline("mnist_cnn", "wgan_normal", "two_step_full_{k}", "GMM prior by components", diversity=True),
+        rule=_beats_baseline("mnist_cnn", "wgan_normal", TWO_STEP_FULL, "GMM prior by components", diversity=True),
         criterion=(
             '"reproduced": lower FD than the plain WGAN-GP and at least its coverage (the modes claim) at every'
             ' component count above 1; "partly": one of the two at some.'
         ),
-        effect=Effect(BEATS_EFFECT, _beats_effect("mnist_cnn", "wgan_normal", "two_step_full_{k}")),
+        effect=Effect(BEATS_EFFECT, _beats_effect("mnist_cnn", "wgan_normal", TWO_STEP_FULL)),
     ),
 
     Claim(

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from twostep.core.keys import JOINT_RUNS, ModelKey, joint, two_step
 from twostep.core.profiling import phased
 from twostep.core.runtime import seed_everything
 from twostep.evaluation.fid import distance_label
@@ -126,19 +127,19 @@ def run_joint_plans(plans: list[tuple[str, int, int, Callable[[History], bool] |
 
     runs: dict[str, JointRun] = {}
     for i, (name, k, epochs, stop) in enumerate(plans):
-        key = f"joint_{name}_{k}"
+        key = str(joint(name, k))
         if key in runs:
             continue
         longer = next((p for p in plans[i + 1:] if stop is None and p[1] == k and p[2] > epochs
-                       and reaches(p) >= epochs and f"joint_{p[0]}_{k}" not in runs), None)
+                       and reaches(p) >= epochs and str(joint(p[0], k)) not in runs), None)
         if longer is None:
             runs[key] = run_joint(lambda k=k: build(k), data, epochs=epochs, stop=stop, desc=run_label(key), **kwargs)
         else:
-            long_key = f"joint_{longer[0]}_{k}"
+            long_key = str(joint(longer[0], k))
             runs[long_key], runs[key] = run_joint_with_prefix(lambda k=k: build(k), data, prefix=epochs,
                                                               epochs=longer[2], stop=longer[3],
                                                               desc=run_label(long_key), **kwargs)
-    return {f"joint_{name}_{k}": runs[f"joint_{name}_{k}"] for name, k, _, _ in plans}
+    return {str(joint(name, k)): runs[str(joint(name, k))] for name, k, _, _ in plans}
 
 
 # The VaDE protocol (Jiang et al. 2017): Adam's betas and the learning-rate decay (factor every so many epochs).
@@ -263,15 +264,9 @@ def cost_table(rows: list[CostRow], distance_name: str) -> str:
     return "\n".join(lines)
 
 
-# The joint runs a chapter may train, named ``joint_<init>_<k>``: every one but ``random`` starts from the two-step model.
-RUN_LABELS = {"two_step": "joint from two-step", "converged": "joint from two-step, until converged",
-              "random": "joint from random", "vade": "joint, VaDE protocol"}
-
-
 def run_label(key: str) -> str:
-    """The reader's name of a run keyed ``joint_<init>_<k>``: ``joint_vade_10`` -> "joint, VaDE protocol, 10 comp."."""
-    init, k = key.removeprefix("joint_").rsplit("_", 1)
-    return f"{RUN_LABELS[init]}, {k} comp."
+    """The reader's name of a run keyed ``joint_<run>_<k>``: ``joint_vade_10`` -> "joint, VaDE protocol, 10 comp."."""
+    return ModelKey.parse(key).label
 
 
 @phased("scoring")
@@ -305,12 +300,12 @@ def equal_compute(score, features: str, runs: dict[str, JointRun], *, step1_epoc
     accuracy = accuracy or {}
     rows, timings = [], {"step1.train_seconds": step1_seconds}
     for k, objective in two_step_objective.items():
-        key = f"two_step_diag_{k}"
+        key = str(two_step("diag", k))
         rows.append(CostRow(f"two-step diag, {k}", step1_epochs, step1_seconds + gmm_seconds[k], distance(key), objective, "EM to its tolerance",
                             accuracy.get(key, float("nan"))))
         timings[f"{key}.fit_seconds"] = gmm_seconds[k]
-        for init, label in RUN_LABELS.items():
-            key = f"joint_{init}_{k}"
+        for init, label in JOINT_RUNS.items():
+            key = str(joint(init, k))
             if key not in runs:
                 continue
             run = runs[key]
@@ -321,7 +316,7 @@ def equal_compute(score, features: str, runs: dict[str, JointRun], *, step1_epoc
             timings[f"{key}.train_seconds"] = run.seconds
     lines = [cost_table(rows, distance_label(features))]
     for k, objective in two_step_objective.items():
-        run = runs.get(f"joint_random_{k}")
+        run = runs.get(str(joint("random", k)))
         if run is None:
             continue
         reached = time_to_reach(run, objective)

@@ -11,6 +11,7 @@ import torch
 
 from twostep.autoencoders.base import train_vae
 from twostep.autoencoders.mlp import MLPVAE
+from twostep.core import keys
 from twostep.data.mnist import load_mnist
 from twostep.evaluation.fid import (
     FEATURE_NETWORK_SEED,
@@ -167,5 +168,5 @@ def clustering_metrics(x_test: np.ndarray, y_test: np.ndarray, joint_models: dic
                for key, joint in joint_models.items() if joint.n_components == 10}
     if two_step is not None:
         autoencoder, prior = two_step
-        metrics["two_step_diag_10.clustering_accuracy"] = clustering_accuracy(y_test, prior.predict(autoencoder.encode(x_test)))
+        metrics[keys.two_step("diag", 10).metric("clustering_accuracy")] = clustering_accuracy(y_test, prior.predict(autoencoder.encode(x_test)))
     return metrics

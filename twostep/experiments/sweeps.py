@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 
 from twostep.core.files import write_metrics
+from twostep.core.keys import JOINT_RUNS, joint, two_step
 from twostep.core.profiling import phased
 from twostep.evaluation.fid import FIDEvaluator, FIDResult, distance_label
 from twostep.evaluation.quality import QUALITY_METRICS
-from twostep.experiments.joint_runs import RUN_LABELS
 from twostep.experiments.plotting import fid_curves, image_grid
 from twostep.pipeline import TwoStepModel
 from twostep.priors.gmm import GMMPrior
@@ -101,7 +101,7 @@ class GMMSweep:
 
     def prior(self, n_components: int, covariance_type: str) -> GMMPrior:
         """The sweep's GMM with these settings: the one already fitted, else fitted now and kept."""
-        key = f"two_step_{covariance_type}_{n_components}"
+        key = str(two_step(covariance_type, n_components))
         if key not in self.priors:
             start = time.perf_counter()
             self.priors[key] = GMMPrior(n_components, covariance_type, n_init=self.n_init, max_iter=200,
@@ -128,7 +128,7 @@ def gmm_sweep(
     sweep = GMMSweep(np.asarray(codes), n_init=n_init, seed=seed, reg_covar=reg_covar)
     for cov in covariance_types:
         for k in component_counts:
-            key = f"two_step_{cov}_{k}"
+            key = str(two_step(cov, k))
             prior = sweep.prior(k, cov)
             scores = scorer(key, TwoStepModel(autoencoder, prior), seed + 1)
             first = next(iter(scores.values()))
@@ -149,12 +149,12 @@ def plot_fid_sweeps(scorer: SampleScorer, component_counts, covariance_types, jo
     for ax, name in zip(axes[0], names):
         curves = {}
         for cov in covariance_types:
-            r = [scorer.results[f"two_step_{cov}_{k}"][name] for k in component_counts]
+            r = [scorer.results[str(two_step(cov, k))][name] for k in component_counts]
             curves[f"two-step, {cov} GMM"] = (list(component_counts), [x.mean for x in r], [x.std for x in r])
         for init, label in joint_inits:  # at the component counts where that joint model ran
-            ks = [k for k in joint_components if f"joint_{init}_{k}" in scorer.results]
+            ks = [k for k in joint_components if str(joint(init, k)) in scorer.results]
             if ks:
-                r = [scorer.results[f"joint_{init}_{k}"][name] for k in ks]
+                r = [scorer.results[str(joint(init, k))][name] for k in ks]
                 curves[f"joint GMM-VAE, {label}"] = (ks, [x.mean for x in r], [x.std for x in r])
         base = scorer.results[baseline_key][name]
         fid_curves(ax, curves, baseline=(base.mean, base.std), baseline_label=baseline_label,
@@ -172,20 +172,20 @@ def summarise_sweep(scorer: SampleScorer, component_counts, covariance_types, jo
         base = scorer.results[baseline_key][name].full
         for cov in covariance_types:
             above1 = [k for k in component_counts if k > 1]
-            wins = [k for k in above1 if scorer.results[f"two_step_{cov}_{k}"][name].full < base]
-            best = min(component_counts, key=lambda k: scorer.results[f"two_step_{cov}_{k}"][name].full)
+            wins = [k for k in above1 if scorer.results[str(two_step(cov, k))][name].full < base]
+            best = min(component_counts, key=lambda k: scorer.results[str(two_step(cov, k))][name].full)
             lines.append(
                 f"- [{name}] two-step {cov} GMM beats N(0, I) ({distance_label(name)} {base:.2f}) at {len(wins)} of {len(above1)} "
-                f"component counts above 1; best {scorer.results[f'two_step_{cov}_{best}'][name].full:.2f} "
+                f"component counts above 1; best {scorer.results[str(two_step(cov, best))][name].full:.2f} "
                 f"with {best} components."
             )
         for k in joint_components:
-            for init, label in RUN_LABELS.items():
-                key = f"joint_{init}_{k}"
+            for init, label in JOINT_RUNS.items():
+                key = str(joint(init, k))
                 if key not in scorer.results:
                     continue
-                refs = [f"two-step {cov} {scorer.results[f'two_step_{cov}_{k}'][name].full:.2f}"
-                        for cov in covariance_types if f"two_step_{cov}_{k}" in scorer.results]
+                refs = [f"two-step {cov} {scorer.results[str(two_step(cov, k))][name].full:.2f}"
+                        for cov in covariance_types if str(two_step(cov, k)) in scorer.results]
                 lines.append(f"- [{name}] {label.replace('joint', 'joint GMM-VAE', 1)} ({k}): {distance_label(name)} "
                              f"{scorer.results[key][name].full:.2f} ({', '.join(refs) or 'no two-step run at this size'}).")
     return lines
@@ -232,7 +232,7 @@ def sweep_panels(component_counts, covariance_types, joint_components=(),
     k_two = k_show if k_show in component_counts else max(component_counts)
     panels = {baseline[0]: baseline[1]}
     for cov in covariance_types:
-        panels[f"two-step {cov} GMM ({k_two})"] = f"two_step_{cov}_{k_two}"
+        panels[f"two-step {cov} GMM ({k_two})"] = str(two_step(cov, k_two))
     for init, label in joint_inits if joint_components else ():
-        panels[f"{joint_label} ({k_show}), {label}"] = f"joint_{init}_{k_show}"
+        panels[f"{joint_label} ({k_show}), {label}"] = str(joint(init, k_show))
     return panels

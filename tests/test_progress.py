@@ -18,6 +18,7 @@ from twostep.sweep.progress import (
     estimate_seconds,
     plan_text,
 )
+from twostep.sweep.execution import notebook_names
 from twostep.sweep.runner import RunSpec, clear_stale_attempts
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -130,7 +131,7 @@ def test_monitor_reports_cells_done_and_time_left(tmp_path):
 def test_committed_timings_are_read(root):
     timings = committed_timings(root)
     assert timings, "notebooks/timings.yaml lists measured run times"
-    names = {p.stem for p in (root / "notebooks").glob("*.ipynb")}
+    names = set(notebook_names(root))
     assert set(timings) == names and all(t["default"] > 0 for t in timings.values())
 
 

@@ -32,6 +32,7 @@ from twostep.sweep.execution import (  # noqa: F401 - the one-notebook API, re-e
     notebook_parameters,
     notebook_path,
     profile_names,
+    read_notebook,
     repo_root,
     resolve_parameters,
 )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -38,18 +39,30 @@ def repo_root() -> Path:
     )
 
 
+# The chapters are kept as text: MyST Markdown notebooks (jupytext's "md:myst"), read into notebook
+# objects to execute, inspect and hash; the executed .ipynb is a build product.
+NOTEBOOK_SUFFIX = ".md"
+
+
 def notebook_names(root: Path | None = None) -> list[str]:
     """Names (file stems) of the experiment notebooks in ``notebooks/``."""
     root = root or repo_root()
-    return sorted(p.stem for p in (root / "notebooks").glob("*.ipynb"))
+    return sorted(p.stem for p in (root / "notebooks").glob(f"*{NOTEBOOK_SUFFIX}"))
 
 
 def notebook_path(name: str, root: Path | None = None) -> Path:
     root = root or repo_root()
-    path = root / "notebooks" / f"{name}.ipynb"
+    path = root / "notebooks" / f"{name}{NOTEBOOK_SUFFIX}"
     if not path.is_file():
         raise FileNotFoundError(f"no notebook {name!r}; available: {', '.join(notebook_names(root))}")
     return path
+
+
+def read_notebook(name: str, root: Path | None = None):
+    """The notebook ``name`` (its MyST Markdown text, read by jupytext) as an nbformat notebook."""
+    import jupytext
+
+    return jupytext.read(notebook_path(name, root), fmt="md:myst")
 
 
 def load_profiles(root: Path | None = None) -> dict[str, dict[str, dict[str, Any]]]:
@@ -64,9 +77,13 @@ def profile_names(name: str, root: Path | None = None) -> list[str]:
 
 def notebook_parameters(name: str, root: Path | None = None) -> dict[str, dict[str, Any]]:
     """The notebook's parameters as papermill inspects them: name -> default, type, help."""
+    import nbformat
     import papermill
 
-    return papermill.inspect_notebook(str(notebook_path(name, root)))
+    with tempfile.TemporaryDirectory() as folder:  # papermill inspects .ipynb files
+        path = Path(folder) / f"{name}.ipynb"
+        nbformat.write(read_notebook(name, root), path)
+        return papermill.inspect_notebook(str(path))
 
 
 def resolve_parameters(
@@ -118,7 +135,7 @@ def execute(
     for attempt in range(1, KERNEL_START_ATTEMPTS + 1):
         try:
             papermill.execute_notebook(
-                str(notebook_path(name, root)),
+                read_notebook(name, root),
                 str(output_notebook),
                 parameters=params,
                 kernel_name="python3",
@@ -140,9 +157,7 @@ def execute(
 def notebook_hash(name: str, root: Path | None = None) -> str:
     """SHA-256 of the notebook's cell sources (not its outputs or metadata): part of every sweep
     run's key, so an edited notebook is re-run and an unchanged one is not."""
-    import nbformat
-
-    nb = nbformat.read(notebook_path(name, root), as_version=4)
+    nb = read_notebook(name, root)
     text = "\n\x00".join(f"{cell.cell_type}\x01{cell.source}" for cell in nb.cells)
     return hashlib.sha256(text.encode()).hexdigest()
 

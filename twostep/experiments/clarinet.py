@@ -22,6 +22,12 @@ CACHE_FORMAT = 1
 AUDIO_STEP1 = dict(sample_rate=8000, frame=800, hop=400, kernel=200, beta=0.1, vae_batch_size=200, vae_lr=1e-3)
 
 
+def audio_network(*, frame: int, latent_dim: int, channels, kernel: int, beta: float) -> AudioConvVAE:
+    """The audio frame VAE, untrained: what step 1 trains (:func:`clarinet_vae`) and what the joint
+    HMM-VAE from random initialisation starts from."""
+    return AudioConvVAE(frame, latent_dim, channels=tuple(channels), kernel=kernel, beta=beta)
+
+
 def clarinet_vae(frames: np.ndarray, data: dict[str, Any], *, latent_dim: int, channels, kernel: int, beta: float,
                  epochs: int, batch_size: int, lr: float, seed: int, device: str | torch.device = "cpu",
                  use_cache: bool = True, progress: bool = True) -> tuple[AudioConvVAE, dict[str, Any]]:
@@ -36,7 +42,7 @@ def clarinet_vae(frames: np.ndarray, data: dict[str, Any], *, latent_dim: int, c
 
     def build() -> AudioConvVAE:
         torch.manual_seed(seed)
-        return AudioConvVAE(frame, latent_dim, channels=tuple(channels), kernel=kernel, beta=beta)
+        return audio_network(frame=frame, latent_dim=latent_dim, channels=channels, kernel=kernel, beta=beta)
 
     def train(model: AudioConvVAE) -> dict[str, Any]:
         history = train_vae(model, frames, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, device=device,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from twostep.autoencoders.mlp import MLPVAE
 from twostep.core.profiling import phased
 from twostep.data.grid import GridData
 from twostep.evaluation.likelihood import importance_log_likelihood
@@ -11,6 +12,12 @@ from twostep.evaluation.samples import grid_mode_metrics
 
 
 @phased("scoring")
+def grid_network(*, latent_dim: int, hidden_dim: int, beta: float) -> MLPVAE:
+    """The authors' grid VAE network, untrained (2 -> hidden tanh -> latent, linear output, loss
+    L1 + beta KL): step 1's VAE and every joint model's fresh network."""
+    return MLPVAE(2, latent_dim, (hidden_dim,), output="linear", likelihood="laplace", beta=beta)
+
+
 def mode_scores(samples: dict[str, np.ndarray], data: GridData) -> dict[str, dict[str, float]]:
     """Modes covered and the fraction of high-quality samples, per model."""
     return {name: grid_mode_metrics(s, data.means, data.std) for name, s in samples.items()}

@@ -37,6 +37,13 @@ CACHE_FORMAT = 2
 IMAGE_SHAPE = (1, 28, 28)
 
 
+def mnist_network(*, latent_dim: int, hidden_dim: int, beta: float) -> MLPVAE:
+    """The authors' MNIST VAE network, untrained (784 -> hidden tanh -> latent, sigmoid output, loss
+    L1 + beta KL): what step 1 trains (:func:`mnist_vae`) and what the joint model from random
+    initialisation starts from, so that the two cannot drift apart."""
+    return MLPVAE(784, latent_dim, (hidden_dim,), output="sigmoid", likelihood="laplace", beta=beta)
+
+
 def mnist_vae(
     images: np.ndarray,
     *,
@@ -60,7 +67,7 @@ def mnist_vae(
 
     def build() -> MLPVAE:
         torch.manual_seed(seed)
-        return MLPVAE(784, latent_dim, (hidden_dim,), output="sigmoid", likelihood="laplace", beta=beta)
+        return mnist_network(latent_dim=latent_dim, hidden_dim=hidden_dim, beta=beta)
 
     def train(model: MLPVAE) -> dict[str, Any]:
         history = train_vae(model, images, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, device=device,

@@ -14,7 +14,7 @@ from twostep.evaluation.audio import (
     pitch_track,
     spectral_flatness,
 )
-from twostep.experiments.clarinet import generate_pieces, real_pieces
+from twostep.experiments.clarinet_hmm import generate_pieces, real_pieces
 from twostep.joint import JointHMMVAE, chunk_frames, hmm_log_likelihood
 from twostep.nn.training import train_model
 from twostep.priors import HMMPrior

@@ -7,7 +7,7 @@ import pydantic
 import pytest
 
 from twostep.book import notebooks as runner
-from twostep.core.validation import ParameterError
+from twostep.core.checks import ParameterError
 from twostep.experiments.configs import (
     CONFIGS,
     ClarinetConfig,

@@ -1,5 +1,5 @@
 """The feature check's disturbances (twostep.evaluation.disturbances) and its pass rule
-(twostep.experiments.validation), on real MNIST digits and made-up curves."""
+(twostep.experiments.feature_validation), on real MNIST digits and made-up curves."""
 
 import numpy as np
 import pytest
@@ -12,7 +12,7 @@ from twostep.evaluation.disturbances import (
     selects_rows,
 )
 from twostep.evaluation.fid import FeatureNetwork
-from twostep.experiments.validation import ValidationCurves, validate_features
+from twostep.experiments.feature_validation import ValidationCurves, validate_features
 
 
 @pytest.fixture(scope="module")

@@ -17,12 +17,8 @@ from twostep.evaluation.fid import (
     feature_statistics,
     frechet_distance,
 )
-from twostep.experiments.sweeps import (
-    SampleScorer,
-    gmm_sweep,
-    plot_fid_sweeps,
-    summarise_sweep,
-)
+from twostep.evaluation.scoring import SampleScorer
+from twostep.experiments.gmm_components import gmm_sweep, plot_fid_sweeps, summarise_sweep
 from twostep.pipeline import TwoStepModel
 from twostep.priors import GMMPrior, StandardNormalPrior
 

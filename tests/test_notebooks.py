@@ -369,7 +369,7 @@ def test_shared_step1_settings_are_the_chapters_defaults():
     # the prior zoo reuses the clarinet chapter's cached VAE only if these equal that chapter's defaults
     import ast
 
-    from twostep.experiments.clarinet import AUDIO_STEP1
+    from twostep.experiments.clarinet_hmm import AUDIO_STEP1
 
     def defaults_of(notebook):
         return {name: ast.literal_eval(info["default"]) for name, info in runner.notebook_parameters(notebook, ROOT).items()}

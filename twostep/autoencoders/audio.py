@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from twostep.autoencoders.base import LIKELIHOODS, Autoencoder
-from twostep.core.validation import check_choice, check_float, check_int
+from twostep.core.checks import check_choice, check_float, check_int
 
 
 class AudioConvVAE(Autoencoder):

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from twostep.autoencoders.base import LIKELIHOODS, OUTPUTS, Autoencoder
-from twostep.core.validation import check_choice, check_float, check_int
+from twostep.core.checks import check_choice, check_float, check_int
 
 
 class ConvVAE(Autoencoder):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from twostep.autoencoders.base import LIKELIHOODS, OUTPUTS, Autoencoder
-from twostep.core.validation import check_choice, check_float, check_int
+from twostep.core.checks import check_choice, check_float, check_int
 from twostep.nn.layers import ACTIVATIONS, mlp
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.decomposition import PCA
 
-from twostep.core.validation import ParameterError, check_int
+from twostep.core.checks import ParameterError, check_int
 
 
 class PCAAutoencoder:

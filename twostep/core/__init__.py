@@ -1,15 +1,15 @@
 """The bottom layer: parameter checks, non-finite guards, seeding and devices, files."""
 
-from twostep.core.files import atomic_write_bytes, sha256_file, write_metrics
-from twostep.core.guards import NonFiniteError, check_finite, check_module_finite
-from twostep.core.runtime import cache_dir, get_device, seed_everything, user_cache
-from twostep.core.validation import (
+from twostep.core.checks import (
            ParameterError,
            check_choice,
            check_float,
            check_int,
            check_int_list,
 )
+from twostep.core.files import atomic_write_bytes, sha256_file, write_metrics
+from twostep.core.guards import NonFiniteError, check_finite, check_module_finite
+from twostep.core.runtime import cache_dir, get_device, seed_everything, user_cache
 
 __all__ = ["NonFiniteError", "ParameterError", "atomic_write_bytes", "cache_dir", "check_choice", "check_finite",
            "check_float", "check_int", "check_int_list", "check_module_finite", "get_device", "seed_everything",

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from twostep.core.validation import check_int
+from twostep.core.checks import check_int
 
 
 def seed_everything(seed: int) -> None:

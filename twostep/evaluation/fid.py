@@ -27,7 +27,7 @@ from torch import nn
 
 from twostep.core.profiling import phased
 from twostep.core.runtime import get_device
-from twostep.core.validation import check_choice, check_int
+from twostep.core.checks import check_choice, check_int
 from twostep.evaluation import inception
 from twostep.evaluation.quality import QualityEvaluator
 from twostep.nn.layers import batched

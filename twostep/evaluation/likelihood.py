@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from twostep.autoencoders.base import Autoencoder, log_likelihood
-from twostep.core.validation import check_float, check_int
+from twostep.core.checks import check_float, check_int
 
 
 def importance_log_likelihood(

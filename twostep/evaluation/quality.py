@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from twostep.core.validation import check_int
+from twostep.core.checks import check_int
 
 QUALITY_METRICS = ("kid", "kid_std", "precision", "recall", "density", "coverage")
 

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from twostep.core.validation import check_float
+from twostep.core.checks import check_float
 
 
 def grid_mode_metrics(

@@ -8,7 +8,7 @@ parameters builds the config::
     cfg = GridConfig.from_notebook(globals())
     device, out = cfg.setup()
 
-A bad value raises :class:`~twostep.core.validation.ParameterError` before any training, naming the
+A bad value raises :class:`~twostep.core.checks.ParameterError` before any training, naming the
 parameter, the value and what is allowed (``epochs=-1 is not allowed: input should be greater than
 or equal to 0.``). ``tests/test_configs.py`` checks that every notebook parameter has a field here
 (and no field lacks a parameter) and that every profile of ``notebooks/profiles.yaml`` validates.
@@ -32,7 +32,7 @@ from pydantic import (
 
 from twostep.core.profiling import record_cells
 from twostep.core.runtime import get_device, seed_everything
-from twostep.core.validation import ParameterError
+from twostep.core.checks import ParameterError
 from twostep.priors.hmm import HMM_INITS
 
 PositiveInt = Annotated[int, Field(ge=1)]

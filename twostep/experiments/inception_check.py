@@ -28,10 +28,10 @@ import torch
 from scipy.stats import kendalltau
 
 from twostep.core.profiling import phased
-from twostep.core.validation import check_int
+from twostep.core.checks import check_int
 from twostep.evaluation.fid import InceptionFeatures, feature_statistics, frechet_distance
 from twostep.evaluation.quality import KernelDistance
-from twostep.experiments.sweeps import SampleScorer
+from twostep.evaluation.scoring import SampleScorer
 
 KID_SUBSETS = 100
 PREFIX = "inception_check"

@@ -290,7 +290,7 @@ def equal_compute(score, features: str, runs: dict[str, JointRun], *, step1_epoc
     Rows per component count ``k`` of ``two_step_objective``: the two-step diagonal GMM (step 1 plus
     its EM fit), then every run named ``joint_<init>_<k>`` (``init``: ``two_step`` and ``vade``
     start from the two-step model, so their cost includes it; ``random`` starts from nothing).
-    ``score`` is the chapter's :class:`~twostep.experiments.sweeps.SampleScorer`; ``accuracy``
+    ``score`` is the chapter's :class:`~twostep.evaluation.scoring.SampleScorer`; ``accuracy``
     maps a model key to its clustering accuracy. The text ends with how long joint training from
     random took to reach the two-step model's held-out objective (the paper's cost argument)."""
     def distance(key: str) -> float:  # NaN for a model the chapter did not score

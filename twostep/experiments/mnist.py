@@ -27,7 +27,7 @@ from twostep.evaluation.fid import (
 from twostep.evaluation.samples import clustering_accuracy
 from twostep.experiments.cache import load_or_train
 from twostep.experiments.configs import MNISTDataConfig
-from twostep.experiments.sweeps import SampleScorer
+from twostep.evaluation.scoring import SampleScorer
 from twostep.priors import WGANGPPrior
 
 # Bump when a change to the code would change what a cached model is.

@@ -7,6 +7,9 @@ from collections.abc import Mapping
 import matplotlib.pyplot as plt
 import numpy as np
 
+from twostep.evaluation.fid import distance_label
+from twostep.evaluation.scoring import SampleScorer
+
 
 def sample_panels(
     panels: Mapping[str, np.ndarray],
@@ -86,3 +89,21 @@ def fid_curves(ax, curves: Mapping[str, tuple], baseline: tuple[float, float] | 
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     return ax
+
+
+def sample_figure(scorer: SampleScorer, panels: dict[str, str | np.ndarray], image_shape: tuple[int, ...], *,
+                  features: str, n_show: int = 64, ncols: int = 8, panel_size: tuple[float, float] = (3.2, 3.6)):
+    """One panel of samples per model: ``panels`` maps a title to a scored model's key (its
+    samples, titled with its FID on ``features``) or to an array of images shown as they are."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(panels), figsize=(panel_size[0] * len(panels), panel_size[1]))
+    for ax, (title, what) in zip(np.atleast_1d(axes), panels.items()):
+        if isinstance(what, str):
+            fid = scorer.results[what][features].full
+            image_grid(ax, scorer.grids[what][:n_show], image_shape, ncols=ncols,
+                       title=f"{title}\n{distance_label(features)} {fid:.2f}")
+        else:
+            image_grid(ax, np.asarray(what)[:n_show], image_shape, ncols=ncols, title=title)
+    fig.tight_layout()
+    return fig

@@ -33,7 +33,7 @@ from twostep.autoencoders.base import (
     observation_scale,
     reconstruction_loss,
 )
-from twostep.core.validation import check_choice, check_float, check_int
+from twostep.core.checks import check_choice, check_float, check_int
 from twostep.nn.layers import LOG_2PI, gaussian_entropy, reparameterise
 from twostep.priors.gmm import GMMPrior
 

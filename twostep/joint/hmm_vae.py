@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from twostep.autoencoders.base import Autoencoder, reconstruction_loss
-from twostep.core.validation import check_int
+from twostep.core.checks import check_int
 from twostep.nn.layers import LOG_2PI, gaussian_entropy, reparameterise
 from twostep.priors.hmm import HMMPrior
 

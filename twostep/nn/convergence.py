@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from twostep.core.validation import check_float, check_int
+from twostep.core.checks import check_float, check_int
 
 CONVERGENCE_TOLERANCE = 0.005  # relative improvement of the held-out objective over the window
 CONVERGENCE_WINDOW = 0.1  # the last tenth of the epochs

@@ -13,7 +13,7 @@ from tqdm import tqdm
 from twostep.core.guards import check_finite, check_module_finite
 from twostep.core.profiling import phased
 from twostep.core.runtime import get_device
-from twostep.core.validation import check_float, check_int
+from twostep.core.checks import check_float, check_int
 from twostep.nn.layers import mlp
 
 

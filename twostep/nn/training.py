@@ -14,7 +14,7 @@ from tqdm import tqdm
 from twostep.core.guards import check_finite, check_module_finite
 from twostep.core.profiling import phased
 from twostep.core.runtime import get_device
-from twostep.core.validation import check_int
+from twostep.core.checks import check_int
 
 _NON_FINITE_HINT = "Try a smaller learning rate, or check the data for NaN or infinite values."
 

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from twostep.core.profiling import phased
-from twostep.core.validation import check_int
+from twostep.core.checks import check_int
 
 
 def _as_codes(codes) -> np.ndarray:

@@ -7,7 +7,7 @@ import numpy as np
 from sklearn.mixture import BayesianGaussianMixture
 from sklearn.neighbors import KernelDensity
 
-from twostep.core.validation import check_choice, check_float, check_int
+from twostep.core.checks import check_choice, check_float, check_int
 from twostep.priors.base import Prior, _as_codes, _iid_codes, _per_sequence
 from twostep.priors.gmm import GMMPrior
 

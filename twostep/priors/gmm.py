@@ -6,7 +6,7 @@ import numpy as np
 from sklearn.mixture import GaussianMixture
 
 from twostep.core.guards import NonFiniteError, check_finite
-from twostep.core.validation import check_choice, check_float, check_int
+from twostep.core.checks import check_choice, check_float, check_int
 from twostep.priors.base import Prior, _as_codes, _fitted_arrays, _iid_codes, _per_sequence, _set_fitted_arrays
 
 COVARIANCE_TYPES = ("full", "diag", "spherical", "tied")

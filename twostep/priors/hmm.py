@@ -12,7 +12,7 @@ from hmmlearn.stats import log_multivariate_normal_density
 from sklearn.cluster import KMeans
 
 from twostep.core.guards import NonFiniteError, check_finite
-from twostep.core.validation import check_choice, check_float, check_int
+from twostep.core.checks import check_choice, check_float, check_int
 from twostep.priors.base import Prior, _sequences
 
 

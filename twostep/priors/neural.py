@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from twostep.core.validation import check_float, check_int
+from twostep.core.checks import check_float, check_int
 from twostep.nn.training import train_model
 from twostep.priors.base import Prior, _as_codes, _iid_codes, _per_sequence, _sequences
 

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from twostep.core.runtime import get_device
-from twostep.core.validation import check_float, check_int
+from twostep.core.checks import check_float, check_int
 from twostep.nn.gan import GatedGenerator, critic_mlp, gaussian_noise, train_wgan_gp
 from twostep.priors.base import Prior, _iid_codes
 

@@ -26,7 +26,7 @@ from twostep.evaluation.fid import (
 )
 from twostep.experiments.cache import load_or_train
 from twostep.experiments.configs import CelebAConfig
-from twostep.experiments.sweeps import SampleScorer
+from twostep.evaluation.scoring import SampleScorer
 
 CACHE_FORMAT = 1
 

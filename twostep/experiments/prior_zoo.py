@@ -1,6 +1,6 @@
 """The prior zoo: many priors fitted on one cached autoencoder's codes, each timed, its held-out
 log-likelihood measured where it has a density, and its decoded samples scored like every other
-model in the book (:class:`~twostep.experiments.sweeps.SampleScorer`).
+model in the book (:class:`~twostep.evaluation.scoring.SampleScorer`).
 
 Also what a prior is fitted on: the encoder means mu(x) (the authors' choice), draws from
 q(h | x) = N(mu(x), sigma(x)^2) (the aggregate posterior the decoder saw in training, as pythae's
@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from twostep.evaluation.fid import distance_label
-from twostep.experiments.sweeps import SampleScorer
+from twostep.evaluation.scoring import SampleScorer
 from twostep.pipeline import TwoStepModel
 from twostep.priors import GMMPrior, Prior
 

@@ -1,6 +1,7 @@
 """The validated notebook configs (twostep/experiments/configs.py) agree with the notebooks and the
 profiles, and a bad value is refused with a message naming the parameter, the value and the rule."""
 
+import ast
 import typing
 
 import pydantic
@@ -40,6 +41,35 @@ def test_every_notebook_has_a_config_with_exactly_its_parameters(root):
         assert set(params) == set(config.model_fields), name
         for pname, info in params.items():  # the parameters cell's annotation is the config's type
             assert info["inferred_type_name"] == type_name(config.model_fields[pname].annotation), (name, pname)
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+def test_the_config_owns_every_default_and_the_notebook_states_it(name, root):
+    """One source per parameter: the config holds each default and its meaning; the notebook's
+    parameters cell (which papermill needs as literals) must state exactly those, and a parameter
+    that must equal another chapter's takes its default from that chapter's config (``as_in``)."""
+    config = CONFIGS[name]
+    for pname, info in runner.notebook_parameters(name, root).items():
+        field = config.model_fields[pname]
+        assert not field.is_required(), f"{name}.{pname} has no default in {config.__name__}"
+        assert ast.literal_eval(info["default"]) == field.default, (
+            f"{name}: the parameters cell says {pname} = {info['default']}, {config.__name__} says {field.default!r}")
+        assert info["help"].strip() == field.description, f"{name}.{pname}: the cell's comment is not the config's description"
+    assert config().model_dump() == config.validated({}).model_dump()  # the defaults are a valid config
+
+
+def test_chapters_that_share_a_model_take_its_settings_from_one_config():
+    from twostep.experiments.clarinet_hmm import AUDIO_STEP1
+    from twostep.experiments.mnist import MNIST_NETWORK
+
+    zoo, clarinet, mnist, gan = (CONFIGS[n]() for n in ("prior_zoo", "clarinet_hmm", "mnist_fid", "gan_prior"))
+    assert AUDIO_STEP1 == {k: getattr(clarinet, k) for k in AUDIO_STEP1}
+    assert (zoo.audio_latent_dim, zoo.audio_channels, zoo.audio_vae_epochs) == (clarinet.latent_dim, clarinet.channels,
+                                                                                clarinet.vae_epochs)
+    assert (gan.vae_epochs, gan.vae_batch_size, gan.vae_lr) == (mnist.epochs, mnist.batch_size, mnist.lr)
+    assert MNIST_NETWORK == {k: getattr(mnist, k) for k in MNIST_NETWORK}
+    changed = CONFIGS["prior_zoo"].model_fields["audio_latent_dim"]
+    assert changed.default is CONFIGS["clarinet_hmm"].model_fields["latent_dim"].default
 
 
 @pytest.mark.parametrize("name", sorted(CONFIGS))

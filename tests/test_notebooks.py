@@ -363,24 +363,3 @@ def test_clarinet_chapter_runs_to_the_end_at_every_seed(seed, tmp_path):
     with np.load(out / "samples.npz") as samples:
         for key in ("two_step", "joint_random", "joint_two_step"):
             assert np.isfinite(samples[key]).all() and samples[key].std() > 0, f"seed {seed}: {key} samples"
-
-
-def test_shared_step1_settings_are_the_chapters_defaults():
-    # the prior zoo reuses the clarinet chapter's cached VAE only if these equal that chapter's defaults
-    import ast
-
-    from twostep.experiments.clarinet_hmm import AUDIO_STEP1
-
-    def defaults_of(notebook):
-        return {name: ast.literal_eval(info["default"]) for name, info in runner.notebook_parameters(notebook, ROOT).items()}
-
-    defaults = defaults_of("clarinet_hmm")
-    assert AUDIO_STEP1 == {name: defaults[name] for name in AUDIO_STEP1}
-    zoo = defaults_of("prior_zoo")
-    for zoo_name, name in (("audio_latent_dim", "latent_dim"), ("audio_channels", "channels"),
-                           ("audio_vae_epochs", "vae_epochs"), ("audio_n_test_files", "n_test_files"),
-                           ("hmm_states", "n_states"), ("hmm_n_iter", "hmm_n_iter"), ("hmm_init", "hmm_init"),
-                           ("audio_segment_seconds", "segment_seconds"), ("audio_measure_seconds", "measure_seconds")):
-        assert zoo[zoo_name] == defaults[name], zoo_name
-    gan = defaults_of("gan_prior")
-    assert all(zoo[name] == gan[name] for name in gan if name in zoo and name not in ("output_dir", "gmm_components"))

@@ -26,7 +26,7 @@ from twostep.evaluation.fid import (
 )
 from twostep.evaluation.samples import clustering_accuracy
 from twostep.experiments.cache import load_or_train
-from twostep.experiments.configs import MNISTDataConfig
+from twostep.experiments.configs import MNISTConfig, MNISTDataConfig, as_in
 from twostep.evaluation.scoring import SampleScorer
 from twostep.priors import WGANGPPrior
 
@@ -44,12 +44,17 @@ def mnist_network(*, latent_dim: int, hidden_dim: int, beta: float) -> MLPVAE:
     return MLPVAE(784, latent_dim, (hidden_dim,), output="sigmoid", likelihood="laplace", beta=beta)
 
 
+# The MNIST chapter's network, which the GAN chapter and the prior zoo train too (sharing its cached
+# VAE when their step-1 budget matches): read from that chapter's config.
+MNIST_NETWORK = {name: as_in(MNISTConfig, name) for name in ("latent_dim", "hidden_dim", "beta")}
+
+
 def mnist_vae(
     images: np.ndarray,
     *,
-    latent_dim: int = 20,
-    hidden_dim: int = 600,
-    beta: float = 0.1,
+    latent_dim: int = MNIST_NETWORK["latent_dim"],
+    hidden_dim: int = MNIST_NETWORK["hidden_dim"],
+    beta: float = MNIST_NETWORK["beta"],
     epochs: int,
     batch_size: int,
     lr: float,

@@ -16,6 +16,19 @@ class TwoStepModel:
     ``fit(codes)`` and ``sample(n, seed)``. Either may be fitted already: ``fit(...,
     train_autoencoder=False)`` keeps a trained autoencoder and only (re)fits the prior, which is how
     a new prior is tried on a cached step 1.
+
+    Parameters
+    ----------
+    autoencoder : Autoencoder or object
+        Step 1: any object with ``fit(data)``, ``encode(x)`` (the codes: encoder means) and
+        ``decode(codes)``, such as :class:`~twostep.autoencoders.MLPVAE`.
+    prior : Prior
+        Step 2: any :class:`~twostep.priors.Prior`, fitted on the codes by :meth:`fit`.
+
+    Examples
+    --------
+    >>> model = TwoStepModel(MLPVAE(784, 20), GMMPrior(10)).fit(images, epochs=40)  # doctest: +SKIP
+    >>> samples = model.sample(64, seed=0)  # doctest: +SKIP
     """
 
     def __init__(self, autoencoder: Any, prior: Prior):
@@ -37,10 +50,7 @@ class TwoStepModel:
         """Step 2 on codes already computed (kept as ``codes_``; ``lengths`` as in :meth:`fit`)."""
         self.codes_ = np.asarray(codes)
         self.lengths_ = lengths
-        if lengths is None:
-            self.prior.fit(self.codes_)
-        else:
-            self.prior.fit(self.codes_, lengths)
+        self.prior.fit(self.codes_, lengths)
         return self
 
     def with_prior(self, prior: Prior) -> "TwoStepModel":

@@ -18,8 +18,21 @@ from twostep.core.checks import check_choice, check_float, check_int
 
 
 class ConvVAE(Autoencoder):
-    """``image_shape = (channels, height, width)``; ``width`` is the first layer's channel count
-    (the authors use 128), doubled at each of ``depth`` stride-2 stages."""
+    """A convolutional VAE for images.
+
+    Parameters
+    ----------
+    image_shape : tuple of int
+        ``(channels, height, width)``.
+    latent_dim : int
+        Code size.
+    width : int
+        The first layer's channel count (the authors use 128), doubled at each stage.
+    depth : int
+        Stride-2 stages of the encoder (and of the decoder).
+    output, likelihood, beta
+        As :class:`~twostep.autoencoders.MLPVAE`'s.
+    """
 
     def __init__(
         self,

@@ -15,6 +15,21 @@ class MLPVAE(Autoencoder):
     ``output`` is the decoder's final non-linearity: ``"linear"`` for the grid data, ``"sigmoid"``
     for MNIST pixels in [0, 1]. ``likelihood`` and ``beta`` define the training loss
     ``reconstruction + beta * KL`` and the decoder's observation model (see the module doc).
+
+    Parameters
+    ----------
+    input_dim, latent_dim : int
+        Data and code sizes.
+    hidden_dims : sequence of int
+        Hidden layer widths of the encoder (reversed for the decoder); the authors: ``(600,)``.
+    activation : str
+        Hidden non-linearity (the authors: ``"tanh"``).
+    output : {"linear", "sigmoid", "tanh"}
+        The decoder's final non-linearity.
+    likelihood : {"laplace", "gaussian", "bernoulli"}
+        Reconstruction term (L1, squared error / 2, binary cross-entropy) and observation model.
+    beta : float
+        Weight of the KL term.
     """
 
     def __init__(

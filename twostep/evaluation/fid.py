@@ -92,7 +92,18 @@ def frechet_distance(stats_a: tuple[np.ndarray, np.ndarray], stats_b: tuple[np.n
     When one side has fewer rows ``n`` than features ``d`` (Inception's 2048-d features of a few
     hundred images), its covariance is ``F.T @ F`` with ``F`` of ``n`` rows, and the eigenvalues of
     ``R S1 R = (F R).T (F R)`` that are not zero are those of the ``n x n`` matrix ``F S2 F.T``: the
-    distance then costs no ``d x d`` eigendecomposition (about 1.5 s at d = 2048 on one core)."""
+    distance then costs no ``d x d`` eigendecomposition (about 1.5 s at d = 2048 on one core).
+
+    Parameters
+    ----------
+    stats_a, stats_b : tuple of ndarray
+        ``(mean, covariance)`` of each set of features (:func:`feature_statistics` returns them).
+
+    Returns
+    -------
+    float
+        The squared Fréchet distance (what "FID" reports).
+    """
     (m1, s1), (m2, s2) = stats_a, stats_b
     low = [s for s in (stats_a, stats_b) if getattr(s, "factor", None) is not None]
     if low:
@@ -295,6 +306,17 @@ class FIDEvaluator:
     The real images' statistics are computed once per feature network. ``score(samples)`` returns
     ``{feature network name: FIDResult}``. With ``quality_rows`` > 0, each result also holds KID
     and precision/recall/density/coverage on at most that many rows (0 leaves them out).
+
+    Parameters
+    ----------
+    networks : list of FeatureNetwork
+        Feature networks (offline ones, and Inception where asked for).
+    real_images : array
+        The reference images.
+    n_batches, batch_size : int
+        Error bars: the distance of ``n_batches`` batches of ``batch_size`` samples.
+    quality_rows : int
+        Rows for KID, precision, recall, density and coverage (0: none).
     """
 
     @phased("scoring")

@@ -60,7 +60,22 @@ class Convergence:
 
 def convergence(curve: Sequence[float], *, tolerance: float = CONVERGENCE_TOLERANCE,
                 window: float = CONVERGENCE_WINDOW) -> Convergence:
-    """Judge a held-out objective curve (one value per epoch, lower is better) by the rule above."""
+    """Judge a held-out objective curve (one value per epoch, lower is better) by the rule above.
+
+    Parameters
+    ----------
+    curve : sequence of float
+        The held-out objective after each epoch.
+    tolerance : float
+        Relative improvement over the window below which the curve has converged.
+    window : float
+        Share of the epochs in the window (at least ``CONVERGENCE_MIN_WINDOW`` epochs).
+
+    Returns
+    -------
+    Convergence
+        The verdict, the window and the improvement it measured.
+    """
     tolerance = check_float("tolerance", tolerance, minimum=0.0)
     window = check_float("window", window, minimum=0.0, strict_minimum=True)
     values = [float(v) for v in curve]

@@ -17,6 +17,19 @@ class GMMPrior(Prior):
 
     Parameters mirror scikit-learn's; ``random_state`` seeds the fit. After ``fit``: ``mixture_``
     (the fitted ``GaussianMixture``), ``weights_``, ``means_``, ``covariances_``, ``dim_``.
+
+    Parameters
+    ----------
+    n_components : int
+        Number of mixture components.
+    covariance_type : {"diag", "full", "spherical", "tied"}
+        Covariance of each component (the paper: ``"diag"`` and ``"full"``).
+    n_init : int
+        EM restarts; the best (highest lower bound) is kept.
+    max_iter, tol, reg_covar, init_params
+        As scikit-learn's ``GaussianMixture`` (k-means++ starts by default).
+    random_state : int or None
+        Seed of the starts.
     """
 
     def __init__(

@@ -176,6 +176,25 @@ class HMMPrior(Prior):
     After ``fit``: ``model_``, ``dim_``, ``n_iter_``, ``converged_`` (the log-likelihood changed by
     less than ``tol`` before ``n_iter``), ``n_reseeded_`` (dead states re-seeded in all), and
     ``init_log_likelihoods_`` (the final training log-likelihood of every restart).
+
+    Parameters
+    ----------
+    n_states : int
+        Hidden states.
+    n_iter, tol : int, float
+        Baum-Welch stops after ``n_iter`` iterations or when the log-likelihood changes by less than ``tol``.
+    min_covar : float
+        Floor of every variance.
+    min_state_frames : float
+        A state with less posterior mass than this many frames is re-seeded.
+    implementation : {"scaling", "log"}
+        hmmlearn's forward-backward.
+    n_init : int
+        Baum-Welch runs from different starts; the best is kept.
+    init : {"hmmlearn", "kmeans"}
+        Where Baum-Welch starts.
+    random_state : int or None
+        Seed of the starts (restart ``i`` derives its own).
     """
 
     sequential = True

@@ -88,7 +88,25 @@ class _NeuralPrior(Prior):
 
 class FlowPrior(_NeuralPrior):
     """A masked autoregressive flow (Papamakarios et al. 2017; zuko's ``MAF``) of ``transforms``
-    affine autoregressive layers with ``hidden`` x 2 hidden units, fitted by maximum likelihood."""
+    affine autoregressive layers with ``hidden`` x 2 hidden units, fitted by maximum likelihood.
+
+    Parameters
+    ----------
+    transforms, hidden : int
+        Autoregressive layers, and hidden units of each layer's two-layer network.
+    max_epochs, patience : int
+        Training stops after ``max_epochs``, or ``patience`` epochs without a better held-out loss.
+    batch_size : int
+        Codes per step.
+    lr : float
+        Adam learning rate.
+    validation_fraction : float
+        Share of the codes held out for early stopping.
+    random_state : int
+        Seed of the split, the initial weights and the batches.
+    progress : bool
+        Show a progress bar.
+    """
 
     def __init__(self, *, transforms: int = 3, hidden: int = 64, max_epochs: int = 200, patience: int = 10,
                  batch_size: int = 256, lr: float = 1e-3, validation_fraction: float = 0.1, random_state: int = 0,

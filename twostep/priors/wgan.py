@@ -16,6 +16,27 @@ class WGANGPPrior(Prior):
 
     Defaults are a CPU-sized version of the authors' (4 x 1024 hidden units, 100k iterations with
     batch 3,000, lr 2e-5). After ``fit``: ``generator_``, ``critic_``, ``history_``, ``dim_``.
+
+    Parameters
+    ----------
+    hidden, layers : int
+        Width and depth of the generator (gated residual MLP) and of the critic.
+    iterations : int
+        Generator updates.
+    batch_size : int
+        Codes per update.
+    n_critic : int
+        Critic updates per generator update.
+    gp_weight : float
+        Weight of the gradient penalty.
+    lr : float
+        Adam learning rate (betas 0, 0.9).
+    random_state : int
+        Seed of the initial weights, the batches and the noise.
+    device : str or torch.device
+        Where the networks train and sample.
+    progress : bool
+        Show a progress bar.
     """
 
     has_log_prob = False

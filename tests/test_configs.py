@@ -122,8 +122,16 @@ def test_lists_are_checked_item_by_item_and_normalised():
         MNISTConfig.validated({**values, "covariance_types": ["round"]})
     with pytest.raises(ParameterError, match=r"component_counts=\[\] is not allowed"):
         MNISTConfig.validated({**values, "component_counts": []})
-    cfg = MNISTConfig.validated({**values, "component_counts": [50, 10, 10], "joint_components": []})
+    cfg = MNISTConfig.validated({**values, "component_counts": [50, 10, 10], "joint_components": [],
+                                 "joint_converged_components": []})
     assert cfg.component_counts == [10, 50] and cfg.joint_components == []
+    with pytest.raises(ParameterError, match=r"joint_converged_components=\[10, 50\] is not allowed: each must be one of "
+                                             r"joint_components=\[\]"):
+        MNISTConfig.validated({**values, "joint_components": []})
+    with pytest.raises(ParameterError, match="joint_max_epochs=5 is not allowed: the run until convergence continues "
+                                             "the authors' budget, joint_epochs=10"):
+        MNISTConfig.validated({**values, "joint_max_epochs": 5})
+    assert MNISTConfig.validated({**values, "joint_max_epochs": 0}).joint_max_epochs == 0  # 0: no such run
     with pytest.raises(ParameterError, match="n_fid_samples=100 is not allowed: it must be at least"):
         MNISTConfig.validated({**values, "n_fid_samples": 100})
 

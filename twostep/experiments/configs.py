@@ -150,12 +150,24 @@ class SweepConfig(FIDConfig):
     n_init: PositiveInt = Field(1, description='EM restarts per two-step GMM; authors: 10')
     joint_components: list[PositiveInt] = Field([10, 50], description='component counts of the joint GMM-VAE (both initialisations)')
     joint_epochs: NonNegativeInt = Field(10, description='epochs of the joint model initialised from two-step; authors: 100')
+    joint_converged_components: list[PositiveInt] = Field([10, 50], description='these joint models (from two-step) are also trained until their held-out objective converges ([]: none)')
+    joint_max_epochs: NonNegativeInt = Field(40, description='... for at most this many epochs (and at least joint_epochs)')
     joint_lr: PositiveFloat = Field(1e-4, description='joint Adam learning rate (betas 0.5, 0.999); authors: 1e-4')
     joint_beta: PositiveFloat = Field(1.0, description="weight of eq. 2's KL part in the joint loss; authors: 1 on MNIST")
     inception_samples: NonNegativeInt = Field(300, description='Inception check: samples per claim-deciding model (and real digits) scored with Inception FID/KID on any device; 0: skip')
     use_cache: bool = Field(True, description='reuse the cached VAE and feature network when their parameters match')
 
     _unique = field_validator("component_counts", "joint_components")(_sorted_unique)
+
+    @model_validator(mode="after")
+    def _converged_sizes(self):
+        if not set(self.joint_converged_components) <= set(self.joint_components):
+            raise ValueError(f"joint_converged_components={self.joint_converged_components} is not allowed: each must be "
+                             f"one of joint_components={self.joint_components}")
+        if self.joint_converged_components and self.joint_max_epochs and self.joint_max_epochs < self.joint_epochs:
+            raise ValueError(f"joint_max_epochs={self.joint_max_epochs} is not allowed: the run until convergence "
+                             f"continues the authors' budget, joint_epochs={self.joint_epochs} (or 0: skip it)")
+        return self
 
     @model_validator(mode="after")
     def _inception_check_size(self):
@@ -247,7 +259,7 @@ class CelebAConfig(SweepConfig):
     rotnet_epochs: PositiveInt = Field(2, description='epochs of the offline FID feature network')
     heldout_images: Annotated[int, Field(ge=10)] = Field(500, description="test faces on which the joint models' objective is recorded after each epoch")
     joint_converged_components: list[PositiveInt] = Field([10], description='these joint models (from two-step) are also trained until their held-out objective converges ([]: none)')
-    joint_max_epochs: NonNegativeInt = Field(16, description='... for at most this many epochs')
+    joint_max_epochs: NonNegativeInt = Field(16, description='... for at most this many epochs (and at least joint_epochs)')
 
     @model_validator(mode="after")
     def _sizes(self):
@@ -257,9 +269,6 @@ class CelebAConfig(SweepConfig):
         if self.heldout_images > self.n_test:
             raise ValueError(f"heldout_images={self.heldout_images} is not allowed: it is more than the n_test={self.n_test} "
                              "held-out images")
-        if not set(self.joint_converged_components) <= set(self.joint_components):
-            raise ValueError(f"joint_converged_components={self.joint_converged_components} is not allowed: each must be "
-                             f"one of joint_components={self.joint_components}")
         largest, n_train = max(self.component_counts + self.joint_components), self.n_images - self.n_test
         if largest > n_train:
             raise ValueError(f"component_counts={self.component_counts} / joint_components={self.joint_components} "

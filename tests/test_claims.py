@@ -140,16 +140,25 @@ def test_gan_prior_needs_separated_error_bars():
     assert verdicts("gan_prior", m(120, 5)) == [NOT_REPRODUCED]
 
 
-def audio(d_two, q_two, d_rand, q_rand, d_joint, q_joint):
+def audio(f_two, q_two, f_rand, q_rand, f_joint, q_joint, d=(8.0, 8.0, 8.0)):
     m = {}
-    for key, d, q in (("two_step", d_two, q_two), ("joint_random", d_rand, q_rand), ("joint_two_step", d_joint, q_joint)):
-        m.update({f"{key}.spectral_distance_db": d, f"{key}.voiced_fraction": 1.0, f"{key}.in_tune_fraction": q})
+    for key, f, q, dist in (("two_step", f_two, q_two, d[0]), ("joint_random", f_rand, q_rand, d[1]),
+                            ("joint_two_step", f_joint, q_joint, d[2])):
+        m.update({f"{key}.spectral_flatness": f, f"{key}.voiced_fraction": 1.0, f"{key}.in_tune_fraction": q,
+                  f"{key}.spectral_distance_db": dist})
     return m
 
 
-def test_hmm_rules():
-    assert verdicts("clarinet_hmm", audio(5, 0.9, 15, 0.1, 5.1, 0.88)) == [REPRODUCED, REPRODUCED]
-    assert verdicts("clarinet_hmm", audio(5, 0.2, 15, 0.3, 3.0, 0.9)) == [PARTLY, NOT_REPRODUCED]
+def test_hmm_rules_judge_frames_not_the_average_spectrum():
+    # harmonic, in-tune two-step against a flat smear from random: reproduced, whatever the spectral distances say
+    assert verdicts("clarinet_hmm", audio(0.006, 0.97, 0.015, 0.44, 0.0062, 0.96, d=(8.09, 8.04, 8.1))) == [
+        REPRODUCED, REPRODUCED]
+    assert verdicts("clarinet_hmm", audio(0.006, 0.2, 0.015, 0.3, 0.005, 0.9)) == [PARTLY, NOT_REPRODUCED]
+    assert verdicts("clarinet_hmm", audio(0.02, 0.2, 0.015, 0.3, 0.0195, 0.25))[0] == NOT_REPRODUCED
+    # one clear gain of the joint model (flatness 20% lower, pitch the same): partly
+    assert verdicts("clarinet_hmm", audio(0.01, 0.9, 0.02, 0.3, 0.008, 0.9))[1] == PARTLY
+    numbers = evaluate({"clarinet_hmm": audio(0.006, 0.97, 0.015, 0.44, 0.0062, 0.96)})[7]["numbers"]
+    assert "spectral flatness 0.0060 vs 0.0150" in numbers and "(not deciding)" in numbers
 
 
 def test_pca_rule():

@@ -13,6 +13,7 @@ from twostep.experiments.joint_runs import (
     VADE_LR_DECAY,
     run_joint,
     run_vade,
+    scan_learning_rates,
 )
 from twostep.joint import GMMVAE, train_joint
 from twostep.nn.convergence import UntilConverged, convergence, extrapolate, window_epochs
@@ -248,3 +249,28 @@ def test_a_short_run_is_the_prefix_of_a_long_one_to_the_last_bit():
     assert list(runs["joint_converged_3"].history) == list(long.history)
     with pytest.raises(ValueError, match="before its prefix"):
         run_joint_with_prefix(lambda: _conv_joint(3), images, prefix=5, epochs=3, desc="x", **common)
+
+
+def test_learning_rate_scan_chooses_on_the_held_out_objective_alone():
+    """Each rate's curve is the run :func:`run_joint` gives at that rate (same seed); the start is the
+    held-out objective of the untrained model; the best rate has the lowest last value."""
+    from twostep.nn.training import mean_loss
+
+    data = make_grid_gaussians(20, 5, 5, seed=3)
+
+    def build():
+        return GMMVAE.random_init(_grid_vae(), 4, seed=1)
+
+    scan = scan_learning_rates(build, data.train, [1e-1, 1e-3, 1e-6], epochs=3, seed=2, batch_size=None, device="cpu",
+                               validation=data.val)
+    alone = run_joint(build, data.train, seed=2, epochs=3, lr=1e-3, batch_size=None, device="cpu", desc="t",
+                      validation=data.val)
+    assert scan.curves[1e-3] == alone.history.validation
+    torch.manual_seed(2)
+    fresh = build()
+    assert scan.start == pytest.approx(mean_loss(fresh, fresh.loss, data.val, batch_size=len(data.val), seed=2))
+    assert scan.best == min(scan.curves, key=lambda lr: scan.curves[lr][-1])
+    assert abs(scan.curves[1e-6][-1] - scan.start) < 0.01 * abs(scan.start)  # a tiny rate barely moves
+    assert f"chosen {scan.best:g}" in scan.describe()
+    with pytest.raises(ValueError, match="at least one learning rate"):
+        scan_learning_rates(build, data.train, [], epochs=1, seed=0, batch_size=None, device="cpu", validation=data.val)

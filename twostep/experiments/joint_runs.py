@@ -81,6 +81,47 @@ def run_joint(build: Callable[[], nn.Module], data, *, seed: int, epochs: int, l
     return JointRun(model, history, history.seconds[-1] if history.seconds else time.perf_counter() - start)
 
 
+@dataclass
+class LearningRateScan:
+    """Short runs of one joint model at several learning rates, judged on held-out data only: the
+    held-out objective before training (``start``) and after each epoch at each rate (``curves``)."""
+
+    start: float
+    curves: dict[float, list[float]]
+
+    @property
+    def best(self) -> float:
+        """The rate whose last held-out objective is lowest (the first of equals)."""
+        return min(self.curves, key=lambda lr: self.curves[lr][-1])
+
+    def describe(self) -> str:
+        each = ", ".join(f"{lr:g}: {curve[-1]:.2f}" for lr, curve in self.curves.items())
+        worse = [lr for lr, curve in self.curves.items() if curve[-1] > self.start]
+        return (f"held-out objective {self.start:.2f} at the start; after {len(next(iter(self.curves.values())))} "
+                f"epoch(s) at each learning rate: {each}; chosen {self.best:g}"
+                + (f" (worse than the start at {', '.join(f'{lr:g}' for lr in worse)})" if worse else ""))
+
+
+def scan_learning_rates(build: Callable[[], nn.Module], data, lrs, *, epochs: int, seed: int, batch_size: int | None,
+                        device: str | torch.device, validation, **kwargs) -> LearningRateScan:
+    """Train ``build()`` for ``epochs`` epochs at each of ``lrs`` (:func:`run_joint`, same seed) and
+    record its held-out objective on ``validation``, before training too (with the noise the runs'
+    held-out curves use). The test measures never enter: :attr:`LearningRateScan.best` is chosen on
+    the held-out objective alone."""
+    if not lrs:
+        raise ValueError("scan_learning_rates needs at least one learning rate")
+    seed_everything(seed)
+    start_model = build().to(device)
+    n_held_out = len(validation[0] if isinstance(validation, tuple) else validation)
+    start = mean_loss(start_model, start_model.loss, validation, batch_size=batch_size or n_held_out, seed=seed)
+    curves = {}
+    for lr in lrs:
+        run = run_joint(build, data, seed=seed, epochs=epochs, lr=float(lr), batch_size=batch_size, device=device,
+                        desc=f"learning rate {lr:g}", validation=validation, **kwargs)
+        curves[float(lr)] = list(run.history.validation)
+    return LearningRateScan(start, curves)
+
+
 def run_joint_with_prefix(build: Callable[[], nn.Module], data, *, prefix: int, seed: int, epochs: int,
                           stop: Callable[[History], bool] | None = None, **kwargs) -> tuple[JointRun, JointRun]:
     """:func:`run_joint` once, and its first ``prefix`` epochs as a run of their own: ``(run,

@@ -138,3 +138,37 @@ def test_feature_network_is_one_instrument_for_every_seed(shared_data, tmp_path,
     other = mnist_setup(MNISTDataConfig(seed=5, **common), "cpu")
     assert not first.feature_info["cached"] and other.feature_info["cached"]
     assert first.feature_info["path"] == other.feature_info["path"]
+
+
+def test_fitted_on_fits_are_the_means_gmm_and_gmms_of_posterior_draws(swept):
+    """The fitted-on comparison (prior zoo): keys under a prefix, the moment-matched GMM is the means'
+    GMM widened by the mean encoder variance, the draws' GMMs are fitted on posterior_draws of the
+    documented rows, and draws from a wide posterior give a wider GMM than the means."""
+    from twostep.experiments.prior_zoo import (PriorZoo, beta_prefix, fitted_on_fits, posterior_draws,
+                                               variance_share)
+
+    data, codes, score, _, _ = swept
+    ae = Standardise(data.train)
+    rng = np.random.default_rng(0)
+    variances = np.full_like(codes, 0.25) * rng.uniform(0.5, 1.5, size=(len(codes), 1))
+    rows = np.arange(len(codes))
+    zoo = PriorZoo(ae, score, codes, seed=3)
+    prefix = beta_prefix(1.0)
+    keys = fitted_on_fits(zoo, codes, variances, rows, k=2, draws=4, seed=3, prefix=prefix, on_means=True)
+    assert prefix == "beta1_" and beta_prefix(0.5) == "beta0p5_"
+    assert keys == ["beta1_gmm_full", "beta1_gmm_full_draw", "beta1_gmm_full_draws", "beta1_gmm_full_moments"]
+    assert all(key in zoo.entries and key in score.results for key in keys)
+    means_gmm, matched = zoo.entries[keys[0]].prior, zoo.entries[keys[3]].prior
+    np.testing.assert_allclose(matched.covariances_ - means_gmm.covariances_,
+                               np.broadcast_to(np.diag(variances.mean(0)), means_gmm.covariances_.shape))
+    np.testing.assert_array_equal(matched.means_, means_gmm.means_)
+    several = posterior_draws(codes[: len(rows) // 4], variances[: len(rows) // 4], 4, 3)
+    assert len(several) == 4 * (len(rows) // 4)
+    refit = GMMPrior(2, "full", random_state=3).fit(several)
+    np.testing.assert_allclose(zoo.entries[keys[2]].prior.means_, refit.means_)
+
+    def spread(gmm):
+        return float(np.sum(gmm.weights_[:, None, None] * gmm.covariances_, axis=0).trace())
+
+    assert spread(zoo.entries[keys[1]].prior) > spread(means_gmm) + 0.5 * variances.mean() * codes.shape[1]
+    assert variance_share(codes, variances) == pytest.approx(variances.mean() / codes.var(0).mean())

@@ -97,7 +97,9 @@ ZOO = ("normal", "gaussian", "gmm_diag", "gmm_full", "dp_gmm", "kde", "flow", "t
        "gmm_full_draw", "gmm_full_draws", "gmm_full_moments", "flow_draw")
 SMOKE["prior_zoo"] = [m for key in ZOO for m in [f"{key}.fid_mnist_cnn", *quality(key, "mnist_cnn")]] + [
     f"{key}.heldout_loglik" for key in ZOO if key not in ("two_stage_vae", "wgan_gp")] + [
-    "dp_gmm.active_components", "kde.bandwidth", "flow.epochs", "two_stage_vae.epochs"]
+    "dp_gmm.active_components", "kde.bandwidth", "flow.epochs", "two_stage_vae.epochs",
+    *(f"beta1_{key}.{m}" for key in ("gmm_full", "gmm_full_draw", "gmm_full_draws", "gmm_full_moments")
+      for m in ("fid_mnist_cnn", "heldout_loglik"))]
 
 # A bad value per notebook that must stop it in its validation cell, before any training.
 BAD_PARAMETERS = {
@@ -306,7 +308,8 @@ def test_execute_all_reports_the_failing_cell(tmp_path, monkeypatch):
 # What illustrate=False (the book's seeds after the first) leaves out of each notebook that has it:
 # metrics that must then be absent.
 ILLUSTRATIONS = {"mnist_fid": ["two_step_full_10.fid_mnist_cnn", "joint_random_10.fid_mnist_cnn"],
-                 "prior_zoo": ["gmm_full_draws.fid_mnist_cnn", "flow_draw.fid_mnist_cnn", "sequence_hmm.voiced_fraction"],
+                 "prior_zoo": ["gmm_full_draws.fid_mnist_cnn", "flow_draw.fid_mnist_cnn", "sequence_hmm.voiced_fraction",
+                               "beta1_gmm_full.fid_mnist_cnn"],
                  "gan_prior": ["vae_gmm.fid_mnist_cnn"],
                  "grid_gmm": ["joint_prior_lr.modes_covered", "joint_kmeanspp.modes_covered"],
                  "clarinet_hmm": ["two_step_other_start.note_change_rate"]}

@@ -348,6 +348,7 @@ class PriorZooConfig(GANPriorConfig):
     output_dir: str = Field("outputs/prior_zoo", description='metrics.json, samples.npz and figures are written here')
     gmm_max_codes: PositiveInt = Field(20000, description="fit every prior on at most this many training codes, as the MNIST chapter's GMMs")
     draws: Annotated[int, Field(ge=2, le=20)] = Field(5, description='draws from q(h | x) per image in the "several draws" fits')
+    fitted_on_betas: list[PositiveFloat] = Field([1.0], description="KL weights of further VAEs (step 1 otherwise as above, cached) on whose codes the full GMM's fitted-on comparison is repeated; []: none")
     flow_transforms: PositiveInt = Field(3, description='autoregressive layers of the flow')
     flow_hidden: PositiveInt = Field(64, description='hidden units (2 layers) of each flow layer')
     flow_max_epochs: PositiveInt = Field(100, description='at most this many epochs of the flow (early stopping on held-out codes)')

@@ -5,7 +5,9 @@ model in the book (:class:`~twostep.evaluation.scoring.SampleScorer`).
 Also what a prior is fitted on: the encoder means mu(x) (the authors' choice), draws from
 q(h | x) = N(mu(x), sigma(x)^2) (the aggregate posterior the decoder saw in training, as pythae's
 GMM sampler does), and a GMM fitted on the means whose covariances are widened by the mean encoder
-variance (moment matching the aggregate posterior).
+variance (moment matching the aggregate posterior); the same comparison on a second VAE whose
+encoder variance is a larger share of its codes' spread (:func:`fitted_on_fits`, a beta = 1 VAE in
+the chapter), where what the prior is fitted on can matter more.
 """
 
 from __future__ import annotations
@@ -52,6 +54,18 @@ def moment_matched(gmm: GMMPrior, variances: np.ndarray) -> GMMPrior:
     else:
         raise ValueError(f"moment matching needs a 'diag' or 'full' GMM, got {gmm.covariance_type!r}")
     return GMMPrior.from_params(gmm.weights_, gmm.means_, covariances, gmm.covariance_type)
+
+
+def beta_prefix(beta: float) -> str:
+    """The key prefix of the models built on a VAE of KL weight ``beta``: ``beta1_``, ``beta0p5_``
+    (no dot: a metric name is ``<model>.<measure>``)."""
+    return "beta" + f"{beta:g}".replace(".", "p").replace("-", "m") + "_"
+
+
+def variance_share(means: np.ndarray, variances: np.ndarray) -> float:
+    """Mean encoder variance over the mean variance of the encoder means (per dimension, averaged):
+    how much of the aggregate posterior's spread the means alone leave out."""
+    return float(np.asarray(variances).mean() / np.asarray(means).var(0).mean())
 
 
 @dataclass
@@ -142,3 +156,27 @@ class PriorZoo:
         fig.suptitle("Priors on one MNIST VAE's codes: sample quality and cost")
         fig.tight_layout()
         return fig
+
+
+def fitted_on_fits(zoo: PriorZoo, means: np.ndarray, variances: np.ndarray, rows: np.ndarray, *, k: int, draws: int,
+                   seed: int, prefix: str = "", label: str = "", on_means: bool = False) -> list[str]:
+    """The full GMM of ``k`` components fitted on one draw from q(h | x) per image of ``rows``, on
+    ``draws`` draws per image (of ``len(rows) // draws`` images, at least ``k``: the same number of
+    rows) and moment matched (the means' GMM widened by the mean encoder variance), added to ``zoo``
+    as ``<prefix>gmm_full_draw``, ``_draws`` and ``_moments``; with ``on_means`` the GMM on the
+    means (``<prefix>gmm_full``) first, else it must be in the zoo already. Returns the keys, the
+    means' first. Draws use ``seed``; every GMM is fitted with ``random_state=seed``."""
+    label = label or f"GMM, full, {k} components"
+    key = f"{prefix}gmm_full"
+    if on_means:
+        zoo.add(key, label, GMMPrior(k, "full", random_state=seed), means[rows])
+    one_draw = posterior_draws(means[rows], variances[rows], 1, seed)
+    n_images = max(k, len(rows) // draws)
+    several = posterior_draws(means[rows[:n_images]], variances[rows[:n_images]], draws, seed)
+    zoo.add(f"{key}_draw", label, GMMPrior(k, "full", random_state=seed), one_draw, fitted_on="1 draw per image")
+    zoo.add(f"{key}_draws", label, GMMPrior(k, "full", random_state=seed), several, fitted_on=f"{draws} draws per image")
+    start = time.perf_counter()
+    matched = moment_matched(zoo.entries[key].prior, variances[rows])
+    zoo.add(f"{key}_moments", label, matched, None, fitted_on="means + variance",
+            seconds=zoo.entries[key].fit_seconds + time.perf_counter() - start)
+    return [key, f"{key}_draw", f"{key}_draws", f"{key}_moments"]

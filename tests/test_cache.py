@@ -118,9 +118,11 @@ def test_a_prior_is_cached_by_its_state_dict_and_loads_as_it_was_fitted(tmp_path
 
     monkeypatch.setenv("TWOSTEP_CACHE", str(tmp_path))
     codes = np.random.default_rng(0).standard_normal((200, 3))
-    kwargs = dict(hidden=16, iterations=10, batch_size=32, n_critic=2, gp_weight=10.0, lr=1e-3, seed=3, progress=False)
-    fitted, first = mnist_wgan_prior(codes, {"config": {"vae": "v"}}, **kwargs)
-    loaded, again = mnist_wgan_prior(codes, {"config": {"vae": "v"}}, **kwargs)
+    from twostep.experiments.configs import WGANPriorConfig
+
+    gan = WGANPriorConfig(hidden=16, iterations=10, batch_size=32, n_critic=2, gp_weight=10.0, lr=1e-3, seed=3)
+    fitted, first = mnist_wgan_prior(codes, {"config": {"vae": "v"}}, gan, progress=False)
+    loaded, again = mnist_wgan_prior(codes, {"config": {"vae": "v"}}, gan, progress=False)
     assert not first["cached"] and again["cached"]
     np.testing.assert_array_equal(loaded.sample(20, seed=1), fitted.sample(20, seed=1))
     assert loaded.history_ == fitted.history_ and len(loaded.history_["wasserstein"]) == 10

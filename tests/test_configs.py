@@ -58,18 +58,32 @@ def test_the_config_owns_every_default_and_the_notebook_states_it(name, root):
     assert config().model_dump() == config.validated({}).model_dump()  # the defaults are a valid config
 
 
-def test_chapters_that_share_a_model_take_its_settings_from_one_config():
-    from twostep.experiments.clarinet_hmm import AUDIO_STEP1
-    from twostep.experiments.mnist import MNIST_NETWORK
+def test_chapters_share_a_cached_model_exactly_when_they_hold_equal_configs():
+    """A cached model's key is its sub-config's dump: by default the GAN chapter and the prior zoo
+    hold the MNIST chapter's VAE config, the zoo the clarinet chapter's audio VAE config and the GAN
+    chapter's WGAN-GP config; a changed budget in one chapter is another model."""
+    from twostep.experiments.cache import config_key
 
     zoo, clarinet, mnist, gan = (CONFIGS[n]() for n in ("prior_zoo", "clarinet_hmm", "mnist_fid", "gan_prior"))
-    assert AUDIO_STEP1 == {k: getattr(clarinet, k) for k in AUDIO_STEP1}
-    assert (zoo.audio_latent_dim, zoo.audio_channels, zoo.audio_vae_epochs) == (clarinet.latent_dim, clarinet.channels,
-                                                                                clarinet.vae_epochs)
-    assert (gan.vae_epochs, gan.vae_batch_size, gan.vae_lr) == (mnist.epochs, mnist.batch_size, mnist.lr)
-    assert MNIST_NETWORK == {k: getattr(mnist, k) for k in MNIST_NETWORK}
-    changed = CONFIGS["prior_zoo"].model_fields["audio_latent_dim"]
-    assert changed.default is CONFIGS["clarinet_hmm"].model_fields["latent_dim"].default
+    assert zoo.vae == gan.vae == mnist.vae
+    assert zoo.audio_vae == clarinet.vae and zoo.wgan_prior == gan.wgan_prior
+    assert config_key(gan.vae.key(model="mnist_mlp_vae")) == config_key(mnist.vae.key(model="mnist_mlp_vae"))
+    longer = CONFIGS["gan_prior"](vae_epochs=mnist.epochs + 1)
+    assert longer.vae != mnist.vae
+    assert config_key(longer.vae.key(model="mnist_mlp_vae")) != config_key(mnist.vae.key(model="mnist_mlp_vae"))
+    other_seed = CONFIGS["clarinet_hmm"](seed=1)
+    assert other_seed.vae != zoo.audio_vae and other_seed.vae == CONFIGS["prior_zoo"](seed=1).audio_vae
+    assert mnist.vae.model_dump() == {k: getattr(mnist, k) for k in
+                                      ("latent_dim", "hidden_dim", "beta", "epochs", "batch_size", "lr", "seed")}
+
+
+def test_a_cached_model_config_has_no_defaults_and_refuses_unknown_fields():
+    from twostep.experiments.configs import MnistVAEConfig
+
+    with pytest.raises(pydantic.ValidationError, match="missing"):
+        MnistVAEConfig(latent_dim=20)
+    with pytest.raises(pydantic.ValidationError, match="extra"):
+        MnistVAEConfig(**CONFIGS["mnist_fid"]().vae.model_dump(), colour="red")
 
 
 @pytest.mark.parametrize("name", sorted(CONFIGS))

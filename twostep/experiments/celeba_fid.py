@@ -25,29 +25,29 @@ from twostep.evaluation.fid import (
     train_rotation_classifier,
 )
 from twostep.experiments.cache import load_or_train
-from twostep.experiments.configs import CelebAConfig
+from twostep.experiments.configs import CelebAConfig, CelebAVAEConfig
 from twostep.evaluation.scoring import SampleScorer
 
 CACHE_FORMAT = 1
 
 
-def celeba_vae(images: np.ndarray, *, latent_dim: int, width: int, beta: float, epochs: int, batch_size: int,
-               lr: float, seed: int, device: str | torch.device = "cpu", use_cache: bool = True,
+def celeba_vae(images: np.ndarray, vae: CelebAVAEConfig, *, device: str | torch.device = "cpu", use_cache: bool = True,
                progress: bool = True) -> tuple[ConvVAE, dict[str, Any]]:
     """Step 1 on CelebA: the authors' DCGAN-style conv VAE (tanh output, loss L1 + beta KL, Adam
-    betas (0.5, 0.999)), or the cached one trained with the same parameters on the same images. The
-    manifest's ``info`` has the loss ``history`` and the training ``seconds``."""
+    betas (0.5, 0.999)) trained as ``vae`` says (the chapter's ``cfg.vae``), or the cached one keyed
+    by ``vae`` and the images' number and shape. The manifest's ``info`` has the loss ``history``
+    and the training ``seconds``."""
     shape = tuple(images.shape[1:])
-    config = dict(model="celeba_conv_vae", format=CACHE_FORMAT, layout="channels_last", n_train=len(images), shape=shape,
-                  latent_dim=latent_dim, width=width, beta=beta, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
+    config = vae.key(model="celeba_conv_vae", format=CACHE_FORMAT, layout="channels_last", n_train=len(images),
+                     shape=list(shape))
 
     def build() -> ConvVAE:
-        torch.manual_seed(seed)
-        return ConvVAE(shape, latent_dim, width=width, depth=4, output="tanh", likelihood="laplace", beta=beta)
+        torch.manual_seed(vae.seed)
+        return ConvVAE(shape, vae.latent_dim, width=vae.width, depth=4, output="tanh", likelihood="laplace", beta=vae.beta)
 
     def train(model: ConvVAE) -> dict[str, Any]:
-        history = train_vae(model, images, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, device=device,
-                            progress=progress, desc="conv VAE")
+        history = train_vae(model, images, epochs=vae.epochs, batch_size=vae.batch_size, lr=vae.lr, seed=vae.seed,
+                            device=device, progress=progress, desc="conv VAE")
         return {"history": history}
 
     model, manifest = load_or_train("celeba_vae", config, build, train, use_cache=use_cache)

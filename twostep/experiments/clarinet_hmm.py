@@ -14,14 +14,13 @@ from twostep.core.profiling import phased
 from twostep.data.audio import frame_signal, load_clarinet, overlap_add, synth_clarinet
 from twostep.evaluation.audio import log_spectral_distance, pitch_report, spectral_flatness
 from twostep.experiments.cache import load_or_train
-from twostep.experiments.configs import ClarinetConfig, as_in
+from twostep.experiments.configs import AudioVAEConfig, ClarinetConfig, as_in
 
 # Bump when a change to the code would change what a cached model is.
 CACHE_FORMAT = 1
-# The clarinet chapter's step-1 settings that other chapters (the prior zoo) do not vary, read from
-# its config's defaults, so that they share its cached VAE.
-AUDIO_STEP1 = {name: as_in(ClarinetConfig, name)
-               for name in ("sample_rate", "frame", "hop", "kernel", "beta", "vae_batch_size", "vae_lr")}
+# The clarinet chapter's data framing, which the prior zoo does not vary, read from its config's
+# defaults (the VAE's settings are the zoo's ``cfg.audio_vae``).
+AUDIO_FRAMING = {name: as_in(ClarinetConfig, name) for name in ("sample_rate", "frame", "hop")}
 
 
 def audio_network(*, frame: int, latent_dim: int, channels, kernel: int, beta: float) -> AudioConvVAE:
@@ -30,25 +29,24 @@ def audio_network(*, frame: int, latent_dim: int, channels, kernel: int, beta: f
     return AudioConvVAE(frame, latent_dim, channels=tuple(channels), kernel=kernel, beta=beta)
 
 
-def clarinet_vae(frames: np.ndarray, data: dict[str, Any], *, latent_dim: int, channels, kernel: int, beta: float,
-                 epochs: int, batch_size: int, lr: float, seed: int, device: str | torch.device = "cpu",
+def clarinet_vae(frames: np.ndarray, data: dict[str, Any], vae: AudioVAEConfig, *, device: str | torch.device = "cpu",
                  use_cache: bool = True, progress: bool = True) -> tuple[AudioConvVAE, dict[str, Any]]:
     """Step 1 on audio: the convolutional frame VAE trained on ``frames`` (described by ``data``:
-    :attr:`AudioData.config`), or loaded from the cache when these parameters match, so that the
-    clarinet chapter and the prior zoo share it. The manifest's ``info`` has the loss ``history``
-    and the training ``seconds``."""
+    :attr:`AudioData.config`) as ``vae`` says (``cfg.vae`` of the clarinet chapter, ``cfg.audio_vae``
+    of the prior zoo), or loaded from the cache entry keyed by both, so that the two chapters share
+    it when their configs are equal. The manifest's ``info`` has the loss ``history`` and the
+    training ``seconds``."""
     frame = frames.shape[1]
-    config = dict(model="audio_conv_vae", format=CACHE_FORMAT, data=data, n_frames=len(frames), frame=frame,
-                  latent_dim=latent_dim, channels=list(channels), kernel=kernel, beta=beta, epochs=epochs,
-                  batch_size=batch_size, lr=lr, seed=seed)
+    config = vae.key(model="audio_conv_vae", format=CACHE_FORMAT, data=data, n_frames=len(frames), frame=frame)
 
     def build() -> AudioConvVAE:
-        torch.manual_seed(seed)
-        return audio_network(frame=frame, latent_dim=latent_dim, channels=channels, kernel=kernel, beta=beta)
+        torch.manual_seed(vae.seed)
+        return audio_network(frame=frame, latent_dim=vae.latent_dim, channels=vae.channels, kernel=vae.kernel,
+                             beta=vae.beta)
 
     def train(model: AudioConvVAE) -> dict[str, Any]:
-        history = train_vae(model, frames, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, device=device,
-                            progress=progress)
+        history = train_vae(model, frames, epochs=vae.epochs, batch_size=vae.batch_size, lr=vae.lr, seed=vae.seed,
+                            device=device, progress=progress)
         return {"history": history}
 
     model, manifest = load_or_train("clarinet_vae", config, build, train, use_cache=use_cache)

@@ -72,6 +72,71 @@ def _message(error: dict[str, Any]) -> str:
     return f"{name}={error['input']!r} is not allowed: {msg[0].lower()}{msg[1:]}."
 
 
+class CachedModelConfig(BaseModel):
+    """What defines a cached trained model: the cache key is its ``model_dump()`` (with the model's
+    name and the data's size), so two chapters share a trained model exactly when they hold equal
+    configs. No defaults here: each chapter builds its config from its own parameters (for instance
+    :attr:`MNISTConfig.vae`, :attr:`GANPriorConfig.vae`), whose defaults are stated once, in the
+    chapter configs below."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+
+    def key(self, **context: Any) -> dict[str, Any]:
+        """The cache key's configuration: ``context`` (model name, code format, data) and the fields."""
+        return {**context, **self.model_dump(mode="json")}
+
+
+class MnistVAEConfig(CachedModelConfig):
+    """Step 1 on MNIST (:func:`twostep.experiments.mnist.mnist_vae`): the authors' MLP VAE and its training."""
+
+    latent_dim: PositiveInt
+    hidden_dim: PositiveInt
+    beta: PositiveFloat
+    epochs: PositiveInt
+    batch_size: PositiveInt
+    lr: PositiveFloat
+    seed: NonNegativeInt
+
+
+class CelebAVAEConfig(CachedModelConfig):
+    """Step 1 on CelebA (:func:`twostep.experiments.celeba_fid.celeba_vae`): the conv VAE and its training."""
+
+    latent_dim: PositiveInt
+    width: PositiveInt
+    beta: PositiveFloat
+    epochs: PositiveInt
+    batch_size: PositiveInt
+    lr: PositiveFloat
+    seed: NonNegativeInt
+
+
+class AudioVAEConfig(CachedModelConfig):
+    """Step 1 on audio frames (:func:`twostep.experiments.clarinet_hmm.clarinet_vae`); the data's
+    description (source, rate, framing, split) joins the key beside it."""
+
+    latent_dim: PositiveInt
+    channels: Annotated[list[PositiveInt], Field(min_length=2, max_length=2)]
+    kernel: Annotated[int, Field(ge=2)]
+    beta: PositiveFloat
+    epochs: PositiveInt
+    batch_size: PositiveInt
+    lr: PositiveFloat
+    seed: NonNegativeInt
+
+
+class WGANPriorConfig(CachedModelConfig):
+    """Step 2 of the GAN chapter (:func:`twostep.experiments.mnist.mnist_wgan_prior`): a WGAN-GP on
+    the codes of a cached MNIST VAE (whose config joins the key)."""
+
+    hidden: PositiveInt
+    iterations: PositiveInt
+    batch_size: Annotated[int, Field(ge=2)]
+    n_critic: PositiveInt
+    gp_weight: NonNegativeFloat
+    lr: PositiveFloat
+    seed: NonNegativeInt
+
+
 class NotebookConfig(BaseModel):
     """What every experiment notebook has: a master seed, a device and an output folder."""
 
@@ -218,6 +283,12 @@ class MNISTConfig(SweepConfig, MNISTDataConfig):
     illustrate: bool = Field(True, description="False: only the models that decide the claims (the book's seeds after the first): diag GMMs, joint from two-step")
 
     @property
+    def vae(self) -> MnistVAEConfig:
+        """Step 1 (the cached VAE the GAN chapter and the prior zoo share when equal)."""
+        return MnistVAEConfig(latent_dim=self.latent_dim, hidden_dim=self.hidden_dim, beta=self.beta, epochs=self.epochs,
+                              batch_size=self.batch_size, lr=self.lr, seed=self.seed)
+
+    @property
     def swept_covariances(self) -> list[str]:
         """The two-step covariances this run fits: all of ``covariance_types``, or with
         ``illustrate=False`` only the diagonal one, which the claims use."""
@@ -260,6 +331,12 @@ class CelebAConfig(SweepConfig):
     heldout_images: Annotated[int, Field(ge=10)] = Field(500, description="test faces on which the joint models' objective is recorded after each epoch")
     joint_converged_components: list[PositiveInt] = Field([10], description='these joint models (from two-step) are also trained until their held-out objective converges ([]: none)')
     joint_max_epochs: NonNegativeInt = Field(16, description='... for at most this many epochs (and at least joint_epochs)')
+
+    @property
+    def vae(self) -> CelebAVAEConfig:
+        """Step 1 (the cached conv VAE)."""
+        return CelebAVAEConfig(latent_dim=self.latent_dim, width=self.width, beta=self.beta, epochs=self.epochs,
+                               batch_size=self.batch_size, lr=self.lr, seed=self.seed)
 
     @model_validator(mode="after")
     def _sizes(self):
@@ -310,6 +387,12 @@ class ClarinetConfig(NotebookConfig):
     illustrate: bool = Field(True, description="False: only the models that decide the claims (the book's seeds after the first): no Baum-Welch from the other start")
     use_cache: bool = Field(True, description='reuse the cached audio VAE when its parameters and data match (shared with the prior zoo)')
 
+    @property
+    def vae(self) -> AudioVAEConfig:
+        """Step 1 (the cached audio VAE the prior zoo shares when equal)."""
+        return AudioVAEConfig(latent_dim=self.latent_dim, channels=list(self.channels), kernel=self.kernel, beta=self.beta,
+                              epochs=self.vae_epochs, batch_size=self.vae_batch_size, lr=self.vae_lr, seed=self.seed)
+
     @model_validator(mode="after")
     def _framing(self):
         if self.hop > self.frame:
@@ -337,6 +420,19 @@ class GANPriorConfig(MNISTDataConfig):
     gp_weight: NonNegativeFloat = Field(10.0, description='gradient-penalty weight lambda; authors: 10')
     gmm_components: NonNegativeInt = Field(50, description='components of the comparison GMM prior (0 leaves it out)')
     illustrate: bool = Field(True, description="False: only the models that decide the claim (the book's seeds after the first): no GMM prior")
+
+    @property
+    def vae(self) -> MnistVAEConfig:
+        """Step 1: the MNIST chapter's network (its config's defaults) with this chapter's budget, so
+        the MNIST chapter's cached VAE is reused when the budgets are equal."""
+        return MnistVAEConfig(**{name: as_in(MNISTConfig, name) for name in ("latent_dim", "hidden_dim", "beta")},
+                              epochs=self.vae_epochs, batch_size=self.vae_batch_size, lr=self.vae_lr, seed=self.seed)
+
+    @property
+    def wgan_prior(self) -> WGANPriorConfig:
+        """Step 2: the WGAN-GP prior (cached; the prior zoo reuses the GAN chapter's when equal)."""
+        return WGANPriorConfig(hidden=self.gan_hidden, iterations=self.gan_iterations, batch_size=self.gan_batch_size,
+                               n_critic=self.n_critic, gp_weight=self.gp_weight, lr=self.gan_lr, seed=self.seed)
 
 
 class PriorZooConfig(GANPriorConfig):
@@ -370,6 +466,15 @@ class PriorZooConfig(GANPriorConfig):
     audio_segment_seconds: AudioSeconds = Field(as_in(ClarinetConfig, "segment_seconds"), description='in independent segments of this length, as the clarinet chapter')
     audio_measure_seconds: AudioSeconds = Field(as_in(ClarinetConfig, "measure_seconds"), description='seconds of new pieces per prior (and of real files) for the pitch and note measures, as the clarinet chapter')
     use_cache: bool = Field(True, description='reuse the cached VAE, WGAN-GP prior and feature network when their parameters match')
+
+    @property
+    def audio_vae(self) -> AudioVAEConfig:
+        """The clarinet chapter's step 1 (its config's defaults where this chapter has no parameter),
+        so its cached audio VAE is reused when equal."""
+        return AudioVAEConfig(latent_dim=self.audio_latent_dim, channels=list(self.audio_channels),
+                              kernel=as_in(ClarinetConfig, "kernel"), beta=as_in(ClarinetConfig, "beta"),
+                              epochs=self.audio_vae_epochs, batch_size=as_in(ClarinetConfig, "vae_batch_size"),
+                              lr=as_in(ClarinetConfig, "vae_lr"), seed=self.seed)
 
     @model_validator(mode="after")
     def _components(self):

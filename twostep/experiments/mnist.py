@@ -26,7 +26,7 @@ from twostep.evaluation.fid import (
 )
 from twostep.evaluation.samples import clustering_accuracy
 from twostep.experiments.cache import load_or_train
-from twostep.experiments.configs import MNISTConfig, MNISTDataConfig, as_in
+from twostep.experiments.configs import MNISTDataConfig, MnistVAEConfig, WGANPriorConfig
 from twostep.evaluation.scoring import SampleScorer
 from twostep.priors import WGANGPPrior
 
@@ -44,39 +44,21 @@ def mnist_network(*, latent_dim: int, hidden_dim: int, beta: float) -> MLPVAE:
     return MLPVAE(784, latent_dim, (hidden_dim,), output="sigmoid", likelihood="laplace", beta=beta)
 
 
-# The MNIST chapter's network, which the GAN chapter and the prior zoo train too (sharing its cached
-# VAE when their step-1 budget matches): read from that chapter's config.
-MNIST_NETWORK = {name: as_in(MNISTConfig, name) for name in ("latent_dim", "hidden_dim", "beta")}
-
-
-def mnist_vae(
-    images: np.ndarray,
-    *,
-    latent_dim: int = MNIST_NETWORK["latent_dim"],
-    hidden_dim: int = MNIST_NETWORK["hidden_dim"],
-    beta: float = MNIST_NETWORK["beta"],
-    epochs: int,
-    batch_size: int,
-    lr: float,
-    seed: int,
-    device: str | torch.device = "cpu",
-    use_cache: bool = True,
-    progress: bool = True,
-) -> tuple[MLPVAE, dict[str, Any]]:
+def mnist_vae(images: np.ndarray, vae: MnistVAEConfig, *, device: str | torch.device = "cpu", use_cache: bool = True,
+              progress: bool = True) -> tuple[MLPVAE, dict[str, Any]]:
     """Step 1 on MNIST: the authors' VAE (784 -> 600 tanh -> 20, sigmoid output, loss L1 + beta KL),
-    trained with Adam (betas (0.5, 0.999)), or loaded from the cache when these parameters match. The
-    manifest's ``info`` has the loss ``history`` and the training ``seconds`` (absent from entries
-    cached before it was recorded)."""
-    config = dict(model="mnist_mlp_vae", format=CACHE_FORMAT, n_train=len(images), latent_dim=latent_dim,
-                  hidden_dim=hidden_dim, beta=beta, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
+    trained with Adam (betas (0.5, 0.999)) as ``vae`` says (a chapter's ``cfg.vae``), or loaded from
+    the cache entry keyed by ``vae`` and the number of images: chapters holding equal configs share
+    it. The manifest's ``info`` has the loss ``history`` and the training ``seconds``."""
+    config = vae.key(model="mnist_mlp_vae", format=CACHE_FORMAT, n_train=len(images))
 
     def build() -> MLPVAE:
-        torch.manual_seed(seed)
-        return mnist_network(latent_dim=latent_dim, hidden_dim=hidden_dim, beta=beta)
+        torch.manual_seed(vae.seed)
+        return mnist_network(latent_dim=vae.latent_dim, hidden_dim=vae.hidden_dim, beta=vae.beta)
 
     def train(model: MLPVAE) -> dict[str, Any]:
-        history = train_vae(model, images, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, device=device,
-                            progress=progress)
+        history = train_vae(model, images, epochs=vae.epochs, batch_size=vae.batch_size, lr=vae.lr, seed=vae.seed,
+                            device=device, progress=progress)
         return {"history": history}
 
     model, manifest = load_or_train("mnist_vae", config, build, train, use_cache=use_cache)
@@ -109,19 +91,19 @@ def mnist_feature_network(
     return ClassifierFeatures(model.to(device), IMAGE_SHAPE, name="mnist_cnn"), manifest
 
 
-def mnist_wgan_prior(codes: np.ndarray, vae_info: dict[str, Any], *, hidden: int, iterations: int, batch_size: int,
-                     n_critic: int, gp_weight: float, lr: float, seed: int, device: str | torch.device = "cpu",
-                     use_cache: bool = True, progress: bool = True) -> tuple[WGANGPPrior, dict[str, Any]]:
-    """The GAN chapter's step 2: a WGAN-GP prior on the codes of the VAE described by ``vae_info``
-    (the manifest :func:`mnist_vae` returns), cached like the VAE, so that every chapter using that
-    VAE and these parameters (the GAN chapter, the prior zoo) shares one trained prior."""
+def mnist_wgan_prior(codes: np.ndarray, vae_info: dict[str, Any], gan: WGANPriorConfig, *,
+                     device: str | torch.device = "cpu", use_cache: bool = True,
+                     progress: bool = True) -> tuple[WGANGPPrior, dict[str, Any]]:
+    """The GAN chapter's step 2: a WGAN-GP prior (as ``gan`` says: a chapter's ``cfg.wgan_prior``) on
+    the codes of the VAE described by ``vae_info`` (the manifest :func:`mnist_vae` returns), cached
+    like the VAE, so that every chapter using that VAE and an equal config (the GAN chapter, the
+    prior zoo) shares one trained prior."""
     def build() -> WGANGPPrior:
-        return WGANGPPrior(hidden=hidden, iterations=iterations, batch_size=batch_size, n_critic=n_critic,
-                           gp_weight=gp_weight, lr=lr, random_state=seed, device=device, progress=progress)
+        return WGANGPPrior(hidden=gan.hidden, iterations=gan.iterations, batch_size=gan.batch_size, n_critic=gan.n_critic,
+                           gp_weight=gan.gp_weight, lr=gan.lr, random_state=gan.seed, device=device, progress=progress)
 
-    config = dict(model="mnist_wgan_prior", format=CACHE_FORMAT, stored="prior state_dict", vae=vae_info["config"],
-                  hidden=hidden, layers=build().layers, iterations=iterations, batch_size=batch_size,
-                  n_critic=n_critic, gp_weight=gp_weight, lr=lr, seed=seed)
+    config = gan.key(model="mnist_wgan_prior", format=CACHE_FORMAT, stored="prior state_dict", vae=vae_info["config"],
+                     layers=build().layers)
 
     def train(prior: WGANGPPrior) -> dict[str, Any]:
         return {"history": prior.fit(codes).history_}

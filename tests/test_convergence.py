@@ -274,3 +274,43 @@ def test_learning_rate_scan_chooses_on_the_held_out_objective_alone():
     assert f"chosen {scan.best:g}" in scan.describe()
     with pytest.raises(ValueError, match="at least one learning rate"):
         scan_learning_rates(build, data.train, [], epochs=1, seed=0, batch_size=None, device="cpu", validation=data.val)
+
+
+def test_authors_baselines_are_the_budget_run_and_its_continuation_until_converged():
+    """Fig. 3's joint baselines (MNIST and CelebA): the authors' budget at every joint size, and at the
+    converged sizes the same trajectory on until the rule holds, for at least the budget and the
+    rule's minimum; none of the latter when joint_max_epochs is 0. Scored and turned into metrics."""
+    from types import SimpleNamespace
+
+    from twostep.experiments.joint_runs import authors_baselines, joint_metrics, score_runs
+    from twostep.nn.convergence import MIN_JUDGED_EPOCHS
+
+    vae = _conv_joint(3).autoencoder
+    images = np.random.default_rng(1).uniform(-1, 1, (48, 3, 16, 16)).astype(np.float32)
+    heldout = np.random.default_rng(2).uniform(-1, 1, (12, 3, 16, 16)).astype(np.float32)
+    codes = vae.encode(images)
+    sweep = SimpleNamespace(prior=lambda k, cov: GMMPrior(k, cov, random_state=0).fit(codes))
+    cfg = SimpleNamespace(joint_components=[2, 3], joint_converged_components=[3], joint_epochs=5, joint_max_epochs=7,
+                          joint_lr=1e-3, joint_beta=1.0)
+    runs = authors_baselines(cfg, vae, sweep, images, heldout, likelihood="laplace", batch_size=16, device="cpu", seed=5)
+    assert list(runs) == ["joint_two_step_2", "joint_two_step_3", "joint_converged_3"]
+    assert all(runs[f"joint_two_step_{k}"].epochs == 5 for k in (2, 3))
+    assert 5 <= runs["joint_converged_3"].epochs <= 7 and max(MIN_JUDGED_EPOCHS, 5) == 5
+    assert runs["joint_converged_3"].history.validation[:5] == runs["joint_two_step_3"].history.validation
+    alone = run_joint(lambda: GMMVAE.from_two_step(vae, sweep.prior(3, "diag"), likelihood="laplace", beta=1.0), images,
+                      seed=5, epochs=5, lr=1e-3, batch_size=16, device="cpu", validation=heldout, desc="alone")
+    assert alone.history.validation == runs["joint_two_step_3"].history.validation
+    cfg.joint_max_epochs = 0
+    assert list(authors_baselines(cfg, vae, sweep, images, heldout, likelihood="laplace", batch_size=16, device="cpu",
+                                  seed=5)) == ["joint_two_step_2", "joint_two_step_3"]
+    scored = []
+
+    def score(key, model, seed):
+        scored.append((key, seed))
+        return {"f": SimpleNamespace(full=float(len(scored)))}
+
+    assert score_runs(score, runs, seed=9, features="f") == {key: i + 1.0 for i, key in enumerate(runs)}
+    assert scored == [(key, 9) for key in runs]
+    metrics = joint_metrics(runs, {2: 1.5, 3: 2.5})
+    assert metrics["two_step_diag_3.heldout_objective"] == 2.5
+    assert metrics["joint_converged_3.epochs"] == runs["joint_converged_3"].epochs

@@ -20,8 +20,9 @@ from twostep.evaluation.fid import distance_label
 from twostep.evaluation.samples import clustering_accuracy
 from twostep.joint import GMMVAE
 from twostep.joint.training import train_joint
-from twostep.nn.convergence import Convergence, convergence, extrapolate
+from twostep.nn.convergence import MIN_JUDGED_EPOCHS, Convergence, UntilConverged, convergence, extrapolate
 from twostep.nn.training import History, mean_loss
+from twostep.pipeline import TwoStepModel
 
 
 @dataclass
@@ -181,6 +182,43 @@ def run_joint_plans(plans: list[tuple[str, int, int, Callable[[History], bool] |
                                                               epochs=longer[2], stop=longer[3],
                                                               desc=run_label(long_key), **kwargs)
     return {str(joint(name, k)): runs[str(joint(name, k))] for name, k, _, _ in plans}
+
+
+def authors_baselines(cfg, autoencoder, sweep, data, heldout, *, likelihood: str, batch_size: int,
+                      device: str | torch.device, seed: int) -> dict[str, JointRun]:
+    """Fig. 3's joint baselines from two-step, as the MNIST and CelebA chapters train them: at every
+    ``cfg.joint_components`` size the joint GMM-VAE started from two-step (``autoencoder`` and the
+    ``sweep``'s diagonal GMM of that size) trained for the authors' budget ``cfg.joint_epochs``
+    (``joint_two_step_<k>``), and at each ``cfg.joint_converged_components`` size the same model
+    trained on until its objective on ``heldout`` converges, for at least the authors' budget (and
+    the rule's minimum) and at most ``cfg.joint_max_epochs`` (``joint_converged_<k>``; none when
+    that is 0): one trajectory whose first epochs are the baseline (:func:`run_joint_plans`).
+    Adam at ``cfg.joint_lr``, KL weight ``cfg.joint_beta``, minibatches of ``batch_size``."""
+    plans = [("two_step", k, cfg.joint_epochs, None) for k in cfg.joint_components]
+    if cfg.joint_max_epochs:
+        until = UntilConverged(min_epochs=max(MIN_JUDGED_EPOCHS, cfg.joint_epochs))
+        plans += [("converged", k, cfg.joint_max_epochs, until) for k in cfg.joint_converged_components]
+    return run_joint_plans(
+        plans, lambda k: GMMVAE.from_two_step(autoencoder, sweep.prior(k, "diag"), likelihood=likelihood, beta=cfg.joint_beta),
+        data, seed=seed, lr=cfg.joint_lr, batch_size=batch_size, device=device, validation=heldout)
+
+
+def score_runs(score, runs: dict[str, JointRun], *, seed: int, features: str) -> dict[str, float]:
+    """Score every run's samples under its key (samples drawn with ``seed``), print one line per
+    run (epochs, seconds, distance on ``features``, convergence); the distances by key."""
+    fds = {}
+    for key, run in runs.items():
+        fds[key] = score(key, TwoStepModel(run.model.autoencoder, run.model.prior()), seed)[features].full
+        print(f"{run_label(key)}: {run.epochs} epochs in {run.seconds:.0f} s, {distance_label(features)} "
+              f"{fds[key]:.3f}; {run.convergence.describe()}")
+    return fds
+
+
+def joint_metrics(runs: dict[str, JointRun], two_step_objective: dict[int, float]) -> dict[str, float]:
+    """Every run's metrics (:meth:`JointRun.metrics`) and the two-step models' held-out objectives
+    (``two_step_diag_<k>.heldout_objective``, where the joint curves start)."""
+    return {**{name: v for key, run in runs.items() for name, v in run.metrics(key).items()},
+            **{two_step("diag", k).metric("heldout_objective"): v for k, v in two_step_objective.items()}}
 
 
 # The VaDE protocol (Jiang et al. 2017): Adam's betas and the learning-rate decay (factor every so many epochs).

@@ -203,6 +203,9 @@ def test_claims_command_fails_on_a_claim_not_run_when_all_are_required(tmp_path)
     (tmp_path / "grid_gmm" / "metrics.json").write_text(json.dumps(grid(0, 8, 15)))
     assert main(["--executed", str(tmp_path), "--out", str(tmp_path / "claims.md")]) == 0
     assert main(["--executed", str(tmp_path), "--out", str(tmp_path / "claims.md"), "--require-all"]) == 1
+    new_folder = tmp_path / "pages" / "claims.md"  # the page's folder is made (it once failed on saving the figure)
+    assert main(["--executed", str(tmp_path), "--out", str(new_folder)]) == 0
+    assert new_folder.is_file() and (new_folder.parent / "claims_effects.png").is_file()
 
 
 def test_combine_verdicts_over_seeds():

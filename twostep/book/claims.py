@@ -344,6 +344,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = evaluate_runs({nb: [m for _, m in pairs] for nb, pairs in seeded.items()},
                          {nb: [seed for seed, _ in pairs] for nb, pairs in seeded.items()})
     out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
     figure = effects_figure(rows, out.with_name("claims_effects.png"))
     out.write_text(render(rows, note, figure.name))
     for r in rows:

@@ -53,9 +53,13 @@ def main() -> int:
         path = ROOT / "notebooks" / TIMINGS_FILE
         data = (yaml.safe_load(path.read_text()) if path.is_file() else {}) or {}
         seconds = data.setdefault("seconds", {})
+        for nb in {r.notebook for r in runs}:
+            seconds[nb] = {}  # this build's kinds of run replace the notebook's earlier figures
         for kind in sorted({r.kind for r in runs}):
-            for nb, s in by_notebook([r for r in runs if r.kind == kind]).items():
-                seconds.setdefault(nb, {})[kind] = round(s["seconds"])
+            for r in {r.notebook for r in runs if r.kind == kind}:
+                # by_notebook labels runs without illustrations apart; within one kind there is one label
+                (s,) = by_notebook([x for x in runs if x.kind == kind and x.notebook == r]).values()
+                seconds[r][kind] = round(s["seconds"])
             data.setdefault("machine", {})[kind] = machine()
         header = ("# Measured seconds of one run of each notebook, by profile (benchmarks/book_profile.py\n"
                   "# --write-timings): the sweep's plan estimates from them when its folder has no earlier run.\n")

@@ -172,3 +172,11 @@ def test_fitted_on_fits_are_the_means_gmm_and_gmms_of_posterior_draws(swept):
 
     assert spread(zoo.entries[keys[1]].prior) > spread(means_gmm) + 0.5 * variances.mean() * codes.shape[1]
     assert variance_share(codes, variances) == pytest.approx(variances.mean() / codes.var(0).mean())
+    # the summary line reads this VAE's four distances beside the unprefixed (chapter VAE's) ones
+    from twostep.experiments.prior_zoo import FITTED_ON, fitted_on_sentence
+
+    metrics = {f"{p}{key}.fid_bumps": float(i + 10 * (p == prefix)) for p in ("", prefix)
+               for i, key in enumerate(FITTED_ON)}
+    assert fitted_on_sentence(metrics, "bumps", 1.0, draws=4) == (
+        "- Fitted on, β = 1 VAE: the full GMM's distance fitted on means 10.00, one draw per image 11.00, 4 draws per "
+        "image 12.00, moment matched 13.00 (on the chapter's VAE: 0.00, 1.00, 2.00, 3.00).")

@@ -179,4 +179,20 @@ def fitted_on_fits(zoo: PriorZoo, means: np.ndarray, variances: np.ndarray, rows
     matched = moment_matched(zoo.entries[key].prior, variances[rows])
     zoo.add(f"{key}_moments", label, matched, None, fitted_on="means + variance",
             seconds=zoo.entries[key].fit_seconds + time.perf_counter() - start)
-    return [key, f"{key}_draw", f"{key}_draws", f"{key}_moments"]
+    return [f"{prefix}{name}" for name in FITTED_ON]
+
+
+FITTED_ON = ("gmm_full", "gmm_full_draw", "gmm_full_draws", "gmm_full_moments")  # the keys fitted_on_fits adds
+
+
+def fitted_on_sentence(metrics: dict[str, float], features: str, beta: float, *, draws: int) -> str:
+    """The summary line of the fitted-on comparison on the beta = ``beta`` VAE (keys under
+    :func:`beta_prefix`) beside the chapter's VAE (keys without prefix): the full GMM's distance
+    on ``features`` fitted on means, one draw, ``draws`` draws per image and moment matched."""
+    def fds(prefix: str) -> list[float]:
+        return [metrics[f"{prefix}{key}.fid_{features}"] for key in FITTED_ON]
+
+    ours, base = fds(beta_prefix(beta)), fds("")
+    return (f"- Fitted on, β = {beta:g} VAE: the full GMM's distance fitted on means {ours[0]:.2f}, one draw per image "
+            f"{ours[1]:.2f}, {draws} draws per image {ours[2]:.2f}, moment matched {ours[3]:.2f} (on the chapter's VAE: "
+            + ", ".join(f"{x:.2f}" for x in base) + ").")

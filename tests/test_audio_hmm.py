@@ -6,6 +6,7 @@ import torch
 from hmmlearn.hmm import GaussianHMM
 
 from twostep.autoencoders import AudioConvVAE
+from twostep.core.seeds import stage_seed
 from twostep.data import frame_signal, load_clarinet, overlap_add, synth_clarinet
 from twostep.evaluation.audio import (
     average_log_spectrum,
@@ -270,8 +271,9 @@ def test_segments_restart_an_hmm_that_would_stay_in_an_absorbing_state():
     assert (long[20:] > 0).all()  # one long sample is stuck at the end state
     codes = prior.sample_segments(100, 8, seed=3)
     assert codes.shape == (100, 1)
-    np.testing.assert_array_equal(codes[:8], prior.sample(8, seed=3))
-    np.testing.assert_array_equal(codes[96:], prior.sample(8, seed=15)[:4])  # the 13th segment, cut short
+    # segment j draws from the run seed's "segment" stage j (twostep.core.seeds)
+    np.testing.assert_array_equal(codes[:8], prior.sample(8, seed=stage_seed(3, "segment", 0)))
+    np.testing.assert_array_equal(codes[96:], prior.sample(8, seed=stage_seed(3, "segment", 12))[:4])  # the 13th, cut short
     assert (codes[::8] < 0).all()  # every segment starts again in state 0
     np.testing.assert_array_equal(codes, prior.sample_segments(100, 8, seed=3))
 

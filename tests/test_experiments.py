@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from twostep.core.seeds import stage_seed
 from twostep.data import make_grid_gaussians
 from twostep.evaluation.fid import (
     FeatureNetwork,
@@ -75,7 +76,7 @@ def test_sweep_scores_every_prior_and_ranks_them_as_the_grid_demands(swept):
         assert fid[f"two_step_{cov}_16"] < 0.1 * fid[f"two_step_{cov}_1"]
     # The scorer's number is the Fréchet distance of the features, recomputed here by hand.
     samples = torch.as_tensor(TwoStepModel(Standardise(data.train), sweep.priors["two_step_full_16"])
-                              .sample(2000, seed=1), dtype=torch.float32)
+                              .sample(2000, seed=stage_seed(0, "samples")), dtype=torch.float32)  # the sweep's draws
     means = torch.as_tensor(data.means, dtype=torch.float32)
     real = bumps(torch.as_tensor(data.test), means, 0.3).double().numpy()
     expected = frechet_distance(feature_statistics(bumps(samples, means, 0.3).double().numpy()), feature_statistics(real))

@@ -3,26 +3,10 @@
 from __future__ import annotations
 
 import os
-import random
 from pathlib import Path
 
-import numpy as np
 import torch
 
-from twostep.core.checks import check_int
-
-
-def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and torch.
-
-    Also asks torch for deterministic algorithms where they exist, so that the same parameters
-    give the same numbers on a CPU.
-    """
-    check_int("seed", seed, minimum=0)
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-    torch.use_deterministic_algorithms(True, warn_only=True)
 
 
 def user_cache(*parts: str, env: str | None = None) -> Path:

@@ -11,8 +11,13 @@ import torch
 
 from twostep.autoencoders import AudioConvVAE, train_vae
 from twostep.core.profiling import phased
+from twostep.core.seeds import stage_seed
 from twostep.data.audio import frame_signal, load_clarinet, overlap_add, synth_clarinet
-from twostep.evaluation.audio import log_spectral_distance, pitch_report, spectral_flatness
+from twostep.evaluation.audio import (
+    log_spectral_distance,
+    pitch_report,
+    spectral_flatness,
+)
 from twostep.experiments.cache import load_or_train
 from twostep.experiments.configs import AudioVAEConfig, ClarinetConfig, as_in
 
@@ -75,12 +80,12 @@ class AudioData:
 def audio_data(source: str, *, sample_rate: int, frame: int, hop: int, n_test_files: int, n_synth_files: int,
                seed: int) -> AudioData:
     """The authors' clarinet files (``source="files"``) or ``n_synth_files`` synthesised 6-second
-    sequences (``"synth"``, file ``i`` seeded with ``seed + i``); the last ``n_test_files`` held out;
+    sequences (``"synth"``, file ``i`` seeded with its ``synthesised file`` stage seed); the last ``n_test_files`` held out;
     each file cut into windowed frames."""
     if source == "files":
         audio = load_clarinet(sample_rate)
     else:
-        audio = [synth_clarinet(6.0, sample_rate, seed=seed + i)[0] for i in range(n_synth_files)]
+        audio = [synth_clarinet(6.0, sample_rate, seed=stage_seed(seed, "synthesised file", i))[0] for i in range(n_synth_files)]
     if n_test_files >= len(audio):
         raise ValueError(f"n_test_files={n_test_files} leaves no training files out of {len(audio)}")
     train, test = audio[:-n_test_files], audio[-n_test_files:]
@@ -92,11 +97,11 @@ def audio_data(source: str, *, sample_rate: int, frame: int, hop: int, n_test_fi
 
 def generate_audio(models: dict, n_frames: int, segment_frames: int, hop: int, seed: int) -> dict[str, np.ndarray]:
     """Per model (key -> (autoencoder, HMM prior)): ``n_frames`` codes sampled in independent
-    segments of ``segment_frames`` (model ``i`` seeded with ``seed + 10 + 100 i``), decoded to frames,
+    segments of ``segment_frames`` (model ``i`` seeded with its ``generated audio`` stage seed), decoded to frames,
     overlap-added, scaled to unit standard deviation."""
     waves = {}
     for i, (key, (autoencoder, prior)) in enumerate(models.items()):
-        codes = prior.sample_segments(n_frames, segment_frames, seed=seed + 10 + 100 * i)
+        codes = prior.sample_segments(n_frames, segment_frames, seed=stage_seed(seed, "generated audio", i))
         wave = overlap_add(autoencoder.decode(codes.astype(np.float32)), hop)
         waves[key] = wave / max(wave.std(), 1e-8)
     return waves
@@ -104,12 +109,12 @@ def generate_audio(models: dict, n_frames: int, segment_frames: int, hop: int, s
 
 def generate_pieces(models: dict, n_pieces: int, piece_frames: int, hop: int, seed: int) -> dict[str, list[np.ndarray]]:
     """Per model (key -> (autoencoder, HMM prior)): ``n_pieces`` independent segments of
-    ``piece_frames`` sampled codes (model ``i`` seeded with ``seed + 20 + 100 i``, apart from
+    ``piece_frames`` sampled codes (model ``i`` seeded with its ``measured pieces`` stage seed, apart from
     :func:`generate_audio`'s), each decoded, overlap-added and scaled to unit standard deviation on
     its own: the audio the pitch and note measures are computed on, one piece at a time."""
     pieces = {}
     for i, (key, (autoencoder, prior)) in enumerate(models.items()):
-        codes = prior.sample_segments(n_pieces * piece_frames, piece_frames, seed=seed + 20 + 100 * i)
+        codes = prior.sample_segments(n_pieces * piece_frames, piece_frames, seed=stage_seed(seed, "measured pieces", i))
         pieces[key] = []
         for part in codes.reshape(n_pieces, piece_frames, -1):
             wave = overlap_add(autoencoder.decode(part.astype(np.float32)), hop)

@@ -36,7 +36,8 @@ from pydantic import (
 )
 
 from twostep.core.profiling import record_cells
-from twostep.core.runtime import get_device, seed_everything
+from twostep.core.runtime import get_device
+from twostep.core.seeds import seed_everything
 from twostep.core.checks import ParameterError
 from twostep.priors.hmm import HMM_INITS
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from twostep.core.keys import JOINT_RUNS, joint, two_step
+from twostep.core.seeds import stage_seed
 from twostep.evaluation.fid import FIDResult, distance_label
 from twostep.evaluation.scoring import SampleScorer
 from twostep.experiments.plotting import fid_curves
@@ -54,14 +55,14 @@ def gmm_sweep(
     log: Callable[[str], None] = print,
 ) -> GMMSweep:
     """Fit ``GMMPrior(k, cov)`` on ``codes`` for every pair and score each two-step model as
-    ``two_step_<cov>_<k>`` (samples drawn with seed ``seed + 1``). The returned sweep keeps the
+    ``two_step_<cov>_<k>`` (samples drawn from the run's ``samples`` stage seed). The returned sweep keeps the
     fitted priors, so later steps (joint initialisation, clustering) reuse them instead of refitting."""
     sweep = GMMSweep(np.asarray(codes), n_init=n_init, seed=seed, reg_covar=reg_covar)
     for cov in covariance_types:
         for k in component_counts:
             key = str(two_step(cov, k))
             prior = sweep.prior(k, cov)
-            scores = scorer(key, TwoStepModel(autoencoder, prior), seed + 1)
+            scores = scorer(key, TwoStepModel(autoencoder, prior), stage_seed(seed, "samples"))
             first = next(iter(scores.values()))
             log(f"two-step {cov:>4} GMM, {k:>3} components: fitted in {sweep.seconds[key]:5.1f} s, "
                 f"{distance_label(first.features)} {first.full:.3f}")

@@ -15,7 +15,7 @@ from torch import nn
 
 from twostep.core.keys import JOINT_RUNS, ModelKey, joint, two_step
 from twostep.core.profiling import phased
-from twostep.core.runtime import seed_everything
+from twostep.core.seeds import seed_everything
 from twostep.evaluation.fid import distance_label
 from twostep.evaluation.samples import clustering_accuracy
 from twostep.joint import GMMVAE

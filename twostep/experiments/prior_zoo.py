@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from twostep.core.seeds import stage_seed
 from twostep.evaluation.fid import distance_label
 from twostep.evaluation.scoring import SampleScorer
 from twostep.pipeline import TwoStepModel
@@ -101,7 +102,7 @@ class PriorZoo:
             prior = prior.fit(codes)
         seconds = time.perf_counter() - start if seconds is None else seconds
         loglik = float(np.mean(prior.log_prob(self.heldout_codes))) if prior.has_log_prob else float("nan")
-        self.scorer(key, TwoStepModel(self.autoencoder, prior), self.seed + 1)
+        self.scorer(key, TwoStepModel(self.autoencoder, prior), stage_seed(self.seed, "samples"))
         entry = ZooEntry(key, label, fitted_on, prior, seconds, loglik)
         self.entries[key] = entry
         fd = next(iter(self.scorer.results[key].values()))

@@ -23,8 +23,9 @@ from collections.abc import Mapping
 import numpy as np
 import torch
 
-from twostep.core.profiling import phased
 from twostep.core.checks import check_int
+from twostep.core.profiling import phased
+from twostep.core.seeds import stage_seed
 
 
 def _as_codes(codes) -> np.ndarray:
@@ -165,13 +166,13 @@ class Prior:
 
     def sample_segments(self, n: int, segment_length: int, seed: int = 0) -> np.ndarray:
         """``n`` codes drawn as independent sequences of ``segment_length`` codes (the last one cut
-        short), each started afresh; segment ``j`` is seeded with ``seed + j``. For a sequence
+        short), each started afresh; segment ``j`` is seeded with the ``segment`` stage seed ``j`` of ``seed``. For a sequence
         prior fitted on separate short files (an HMM may learn absorbing end states, in which one
         long sample eventually stays) sampling segments of a file's length avoids that; for an
         i.i.d. prior it is just ``n`` draws."""
         n = check_int("n", n, minimum=1)
         segment_length = check_int("segment_length", segment_length, minimum=1)
-        segments = [self.sample(segment_length, seed=seed + j) for j in range(-(-n // segment_length))]
+        segments = [self.sample(segment_length, seed=stage_seed(seed, "segment", j)) for j in range(-(-n // segment_length))]
         return np.concatenate(segments)[:n]
 
     def _check_fitted(self) -> None:

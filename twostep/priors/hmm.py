@@ -11,8 +11,9 @@ from hmmlearn.hmm import GaussianHMM
 from hmmlearn.stats import log_multivariate_normal_density
 from sklearn.cluster import KMeans
 
-from twostep.core.guards import NonFiniteError, check_finite
 from twostep.core.checks import check_choice, check_float, check_int
+from twostep.core.guards import NonFiniteError, check_finite
+from twostep.core.seeds import stage_seed
 from twostep.priors.base import Prior, _sequences
 
 
@@ -218,7 +219,7 @@ class HMMPrior(Prior):
     def _model(self, restart: int = 0) -> _GuardedGaussianHMM:
         random_state = self.random_state
         if restart and random_state is not None:  # restart i > 0: its own seed, drawn from (random_state, i)
-            random_state = int(np.random.SeedSequence([random_state, restart]).generate_state(1)[0])
+            random_state = stage_seed(random_state, "restart", restart)
         return _GuardedGaussianHMM(self.n_states, covariance_type="diag", n_iter=self.n_iter, tol=self.tol,
                                    min_covar=self.min_covar, random_state=random_state,
                                    implementation=self.implementation, min_state_frames=self.min_state_frames,

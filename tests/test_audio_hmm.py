@@ -296,3 +296,17 @@ def test_joint_hmm_vae_starts_from_two_step_and_trains_every_parameter():
         assert not torch.equal(before[name], getattr(joint, name)), f"{name} was not trained"
     random = JointHMMVAE.random_init(AudioConvVAE(64, 4, channels=(2, 4), kernel=16), 3, seed=0)
     assert torch.isfinite(random.loss(torch.as_tensor(chunks[:2])))
+
+
+def test_synthetic_audio_keys_its_cached_models_by_the_seeds_its_files_were_drawn_with():
+    # The cached audio VAE's key holds AudioData.config: a change in how file seeds are derived must change the key,
+    # or a model trained on other audio would be loaded.
+    from twostep.experiments.clarinet_hmm import audio_data
+
+    kwargs = dict(sample_rate=4000, frame=128, hop=64, n_test_files=1, n_synth_files=3)
+    data = audio_data("synth", seed=5, **kwargs)
+    seeds = data.config["file_seeds"]
+    assert len(set(seeds)) == 3
+    np.testing.assert_array_equal(data.train_audio[0], synth_clarinet(6.0, 4000, seed=seeds[0])[0])
+    assert audio_data("synth", seed=6, **kwargs).config["file_seeds"] != seeds
+    assert "file_seeds" not in audio_data("files", seed=5, **{**kwargs, "sample_rate": 8000}).config

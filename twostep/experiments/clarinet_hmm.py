@@ -85,12 +85,13 @@ def audio_data(source: str, *, sample_rate: int, frame: int, hop: int, n_test_fi
     if source == "files":
         audio = load_clarinet(sample_rate)
     else:
-        audio = [synth_clarinet(6.0, sample_rate, seed=stage_seed(seed, "synthesised file", i))[0] for i in range(n_synth_files)]
+        file_seeds = [stage_seed(seed, "synthesised file", i) for i in range(n_synth_files)]
+        audio = [synth_clarinet(6.0, sample_rate, seed=file_seed)[0] for file_seed in file_seeds]
     if n_test_files >= len(audio):
         raise ValueError(f"n_test_files={n_test_files} leaves no training files out of {len(audio)}")
     train, test = audio[:-n_test_files], audio[-n_test_files:]
     config = dict(source=source, sample_rate=sample_rate, frame=frame, hop=hop, n_test_files=n_test_files,
-                  **({"n_synth_files": n_synth_files, "seed": seed} if source == "synth" else {}))
+                  **({"n_synth_files": n_synth_files, "seed": seed, "file_seeds": file_seeds} if source == "synth" else {}))
     return AudioData(train, test, [frame_signal(x, frame, hop) for x in train], [frame_signal(x, frame, hop) for x in test],
                      sample_rate, config)
 

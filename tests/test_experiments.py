@@ -181,3 +181,28 @@ def test_fitted_on_fits_are_the_means_gmm_and_gmms_of_posterior_draws(swept):
     assert fitted_on_sentence(metrics, "bumps", 1.0, draws=4) == (
         "- Fitted on, β = 1 VAE: the full GMM's distance fitted on means 10.00, one draw per image 11.00, 4 draws per "
         "image 12.00, moment matched 13.00 (on the chapter's VAE: 0.00, 1.00, 2.00, 3.00).")
+
+
+def test_joint_models_from_random_start_from_the_network_step_one_trains(tmp_path, monkeypatch):
+    """The joint baselines from random initialisation build their network from the chapter's step-1
+    config (``cfg.vae``), the one the cached step-1 model is trained from: a non-default size reaches both."""
+    from twostep.experiments.clarinet_hmm import audio_network, clarinet_vae
+    from twostep.experiments.configs import ClarinetConfig, MNISTConfig
+    from twostep.experiments.mnist import mnist_network, mnist_vae
+
+    monkeypatch.setenv("TWOSTEP_CACHE", str(tmp_path))
+
+    def shapes(model):
+        return {name: tuple(value.shape) for name, value in model.state_dict().items()}
+
+    mnist = MNISTConfig(latent_dim=3, hidden_dim=17, epochs=1, batch_size=16)
+    images = np.random.default_rng(0).random((32, 784), dtype=np.float32)
+    trained, _ = mnist_vae(images, mnist.vae, progress=False)
+    assert shapes(mnist_network(mnist.vae)) == shapes(trained)
+    assert any(17 in shape for shape in shapes(trained).values())
+
+    clarinet = ClarinetConfig(latent_dim=5, channels=[3, 4], kernel=8, vae_epochs=1, frame=64, hop=32)
+    frames = np.random.default_rng(1).standard_normal((40, 64)).astype(np.float32)
+    trained, _ = clarinet_vae(frames, {"source": "test"}, clarinet.vae, progress=False)
+    assert shapes(audio_network(clarinet.vae, clarinet.frame)) == shapes(trained)
+    assert any(5 in shape for shape in shapes(trained).values())

@@ -28,10 +28,11 @@ CACHE_FORMAT = 1
 AUDIO_FRAMING = {name: as_in(ClarinetConfig, name) for name in ("sample_rate", "frame", "hop")}
 
 
-def audio_network(*, frame: int, latent_dim: int, channels, kernel: int, beta: float) -> AudioConvVAE:
-    """The audio frame VAE, untrained: what step 1 trains (:func:`clarinet_vae`) and what the joint
-    HMM-VAE from random initialisation starts from."""
-    return AudioConvVAE(frame, latent_dim, channels=tuple(channels), kernel=kernel, beta=beta)
+def audio_network(vae: AudioVAEConfig, frame: int) -> AudioConvVAE:
+    """The audio frame VAE of ``vae`` (the clarinet chapter's ``cfg.vae``) for ``frame``-sample
+    frames, untrained: what step 1 trains (:func:`clarinet_vae`) and what the joint HMM-VAE from
+    random initialisation starts from, built from the same config so the two cannot drift apart."""
+    return AudioConvVAE(frame, vae.latent_dim, channels=tuple(vae.channels), kernel=vae.kernel, beta=vae.beta)
 
 
 def clarinet_vae(frames: np.ndarray, data: dict[str, Any], vae: AudioVAEConfig, *, device: str | torch.device = "cpu",
@@ -46,8 +47,7 @@ def clarinet_vae(frames: np.ndarray, data: dict[str, Any], vae: AudioVAEConfig, 
 
     def build() -> AudioConvVAE:
         torch.manual_seed(vae.seed)
-        return audio_network(frame=frame, latent_dim=vae.latent_dim, channels=vae.channels, kernel=vae.kernel,
-                             beta=vae.beta)
+        return audio_network(vae, frame)
 
     def train(model: AudioConvVAE) -> dict[str, Any]:
         history = train_vae(model, frames, epochs=vae.epochs, batch_size=vae.batch_size, lr=vae.lr, seed=vae.seed,

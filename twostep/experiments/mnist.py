@@ -37,11 +37,12 @@ CACHE_FORMAT = 2
 IMAGE_SHAPE = (1, 28, 28)
 
 
-def mnist_network(*, latent_dim: int, hidden_dim: int, beta: float) -> MLPVAE:
-    """The authors' MNIST VAE network, untrained (784 -> hidden tanh -> latent, sigmoid output, loss
-    L1 + beta KL): what step 1 trains (:func:`mnist_vae`) and what the joint model from random
-    initialisation starts from, so that the two cannot drift apart."""
-    return MLPVAE(784, latent_dim, (hidden_dim,), output="sigmoid", likelihood="laplace", beta=beta)
+def mnist_network(vae: MnistVAEConfig) -> MLPVAE:
+    """The authors' MNIST VAE network of ``vae`` (a chapter's ``cfg.vae``), untrained (784 -> hidden
+    tanh -> latent, sigmoid output, loss L1 + beta KL): what step 1 trains (:func:`mnist_vae`) and
+    what the joint model from random initialisation starts from. Both take the same config, so the
+    two cannot drift apart."""
+    return MLPVAE(784, vae.latent_dim, (vae.hidden_dim,), output="sigmoid", likelihood="laplace", beta=vae.beta)
 
 
 def mnist_vae(images: np.ndarray, vae: MnistVAEConfig, *, device: str | torch.device = "cpu", use_cache: bool = True,
@@ -54,7 +55,7 @@ def mnist_vae(images: np.ndarray, vae: MnistVAEConfig, *, device: str | torch.de
 
     def build() -> MLPVAE:
         torch.manual_seed(vae.seed)
-        return mnist_network(latent_dim=vae.latent_dim, hidden_dim=vae.hidden_dim, beta=vae.beta)
+        return mnist_network(vae)
 
     def train(model: MLPVAE) -> dict[str, Any]:
         history = train_vae(model, images, epochs=vae.epochs, batch_size=vae.batch_size, lr=vae.lr, seed=vae.seed,

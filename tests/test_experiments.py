@@ -206,3 +206,15 @@ def test_joint_models_from_random_start_from_the_network_step_one_trains(tmp_pat
     trained, _ = clarinet_vae(frames, {"source": "test"}, clarinet.vae, progress=False)
     assert shapes(audio_network(clarinet.vae, clarinet.frame)) == shapes(trained)
     assert any(5 in shape for shape in shapes(trained).values())
+
+
+def test_sequence_sentence_reads_each_priors_pitch_measures_beside_the_real_audios():
+    from twostep.experiments.prior_zoo import SEQUENCE_PRIORS, sequence_sentence
+
+    metrics = {}
+    for i, key in enumerate([*SEQUENCE_PRIORS, "real"]):
+        metrics.update({f"sequence_{key}.voiced_fraction": 0.5, f"sequence_{key}.in_tune_fraction": 0.2 * (i + 1),
+                        f"sequence_{key}.note_change_rate": float(i)})
+    assert sequence_sentence(metrics) == (
+        "- Sequences: voiced and in tune 0.10 (HMM), 0.20 (GMM ignoring time), 0.30 (GRU), real 0.40; "
+        "note changes per second 0.00, 1.00, 2.00, real 3.00.")

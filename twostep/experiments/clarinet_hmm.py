@@ -4,6 +4,7 @@ spectrograms."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -12,7 +13,7 @@ import torch
 from twostep.autoencoders import AudioConvVAE, train_vae
 from twostep.core.profiling import phased
 from twostep.core.seeds import stage_seed
-from twostep.data.audio import frame_signal, load_clarinet, overlap_add, synth_clarinet
+from twostep.data.audio import frame_signal, load_clarinet, overlap_add, synth_clarinet, write_wav
 from twostep.evaluation.audio import (
     log_spectral_distance,
     pitch_report,
@@ -176,6 +177,39 @@ def audio_metrics(models: dict, test_frames: list[np.ndarray], waves: dict[str, 
         metrics[f"{key}.spectral_distance_db"] = log_spectral_distance(wave, pooled)
         metrics[f"{key}.spectral_flatness"] = spectral_flatness(pieces.get(key, wave))
     return metrics
+
+
+@dataclass
+class AudioSamples:
+    """What a chapter listens to and measures: ``waves`` (``"real"``, held-out audio as long as a
+    generated wave, then each model's generated audio), ``pieces`` (the audio the pitch and note
+    measures read: :func:`measurement_pieces`) and their ``metrics`` (:func:`audio_metrics`)."""
+
+    waves: dict[str, np.ndarray]
+    pieces: dict[str, list[np.ndarray]]
+    metrics: dict[str, float]
+    sample_rate: int
+
+    def write_wavs(self, out: Path) -> None:
+        """``<out>/<key>.wav`` for every wave."""
+        for key, wave in self.waves.items():
+            write_wav(out / f"{key}.wav", wave, self.sample_rate)
+
+
+def sample_and_measure(models: dict, data: AudioData, *, hop: int, generate_seconds: float, segment_seconds: float,
+                       measure_seconds: float, seed: int) -> AudioSamples:
+    """Each model's (key -> (autoencoder, HMM prior)) ``generate_seconds`` of audio in independent
+    segments of ``segment_seconds`` (:func:`generate_audio`), the real audio beside them, the
+    pieces the pitch and note measures read (``measure_seconds`` per model) and every measure
+    (:func:`audio_metrics`): the clarinet chapter's and the prior zoo's sequence scoring, one
+    procedure."""
+    rate = data.sample_rate
+    generated = generate_audio(models, n_frames=int(generate_seconds * rate / hop),
+                               segment_frames=max(2, int(segment_seconds * rate / hop)), hop=hop, seed=seed)
+    waves = {"real": np.concatenate(data.test_audio)[: len(next(iter(generated.values())))], **generated}
+    pieces = measurement_pieces(models, data, measure_seconds, segment_seconds, hop, seed)
+    metrics = audio_metrics(models, data.test_frames, waves, data.train_audio, rate, pieces=pieces)
+    return AudioSamples(waves, pieces, metrics, rate)
 
 
 def audio_table(metrics: dict[str, float], labels: dict[str, str]) -> str:

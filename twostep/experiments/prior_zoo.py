@@ -197,3 +197,22 @@ def fitted_on_sentence(metrics: dict[str, float], features: str, beta: float, *,
     return (f"- Fitted on, β = {beta:g} VAE: the full GMM's distance fitted on means {ours[0]:.2f}, one draw per image "
             f"{ours[1]:.2f}, {draws} draws per image {ours[2]:.2f}, moment matched {ours[3]:.2f} (on the chapter's VAE: "
             + ", ".join(f"{x:.2f}" for x in base) + ").")
+
+
+SEQUENCE_PRIORS = ("hmm", "gmm_frames", "gru")  # the chapter's sequence priors, metric keys sequence_<key>.*
+SEQUENCE_NAMES = {"hmm": "HMM", "gmm_frames": "GMM ignoring time", "gru": "GRU"}
+
+
+def sequence_sentence(metrics: dict[str, float]) -> str:
+    """The summary line of the sequence priors on the audio VAE's codes: each prior's voiced and
+    in-tune fraction and its note changes per voiced second, beside the real audio's."""
+    def quality(key: str) -> float:
+        return metrics[f"sequence_{key}.voiced_fraction"] * metrics[f"sequence_{key}.in_tune_fraction"]
+
+    keys = [*SEQUENCE_PRIORS, "real"]
+    names = {**SEQUENCE_NAMES, "real": "real"}
+    return (f"- Sequences: voiced and in tune "
+            + ", ".join(f"{quality(key):.2f} ({names[key]})" if key != "real" else f"real {quality(key):.2f}" for key in keys)
+            + "; note changes per second "
+            + ", ".join(f"{metrics[f'sequence_{key}.note_change_rate']:.2f}" if key != "real"
+                        else f"real {metrics[f'sequence_{key}.note_change_rate']:.2f}" for key in keys) + ".")

@@ -166,7 +166,9 @@ def fitted_on_fits(zoo: PriorZoo, means: np.ndarray, variances: np.ndarray, rows
     rows) and moment matched (the means' GMM widened by the mean encoder variance), added to ``zoo``
     as ``<prefix>gmm_full_draw``, ``_draws`` and ``_moments``; with ``on_means`` the GMM on the
     means (``<prefix>gmm_full``) first, else it must be in the zoo already. Returns the keys, the
-    means' first. Draws use ``seed``; every GMM is fitted with ``random_state=seed``."""
+    means' first. Draws use ``seed``; every GMM is fitted with ``random_state=seed``. The one-draw
+    fit's draws of the first images are the several-draws fit's first draws: common random numbers,
+    so that the two fits differ by what they are fitted on, not by the noise of two draws."""
     label = label or f"GMM, full, {k} components"
     key = f"{prefix}gmm_full"
     if on_means:

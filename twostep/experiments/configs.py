@@ -376,7 +376,7 @@ class ClarinetConfig(NotebookConfig):
     hmm_n_init: PositiveInt = Field(1, description='Baum-Welch runs from different k-means starts, the most likely fit kept (authors: 1)')
     hmm_init: HmmInit = Field("kmeans", description='how Baum-Welch starts: "kmeans" (every parameter from one k-means partition) or "hmmlearn" (its k-means means only: the authors)')
     hmm_implementation: Literal["scaling", "log"] = Field("scaling", description='hmmlearn\'s forward-backward: "scaling" (faster) or "log"')
-    joint_epochs: NonNegativeInt = Field(12, description='budget of each joint model: at most this many epochs (it stops once converged, after 4 at least)')
+    joint_epochs: NonNegativeInt = Field(30, description='budget of each joint model: at most this many epochs (it stops once converged, after 4 at least)')
     joint_chunk: Annotated[int, Field(ge=2)] = Field(40, description='frames per training sequence of the joint models (2 s)')
     joint_batch_size: PositiveInt = Field(8, description='sequences per joint minibatch')
     joint_lr: PositiveFloat = Field(1e-3, description='joint Adam learning rate of the model from random initialisation')

@@ -107,7 +107,8 @@ def book(session: nox.Session) -> None:
     _install(session)
     env = _env()
     profile = os.environ.get("TWOSTEP_BOOK_PROFILE", "default")
-    seeds = os.environ.get("TWOSTEP_BOOK_SEEDS", "0 1 2").replace(",", " ").split()
+    # TWOSTEP_BOOK_SEEDS: the same seeds for every notebook; unset, the book's table (twostep.book.notebooks.book_seeds)
+    seeds = os.environ.get("TWOSTEP_BOOK_SEEDS", "").replace(",", " ").split()
     args = list(session.posargs)
     from_sweep = None
     if args[:1] == ["--from-sweep"] and len(args) == 2:
@@ -117,7 +118,7 @@ def book(session: nox.Session) -> None:
     sweep = from_sweep or str(ROOT / "build" / f"sweep-{profile}")
     dest = str(ROOT / "book" / "executed")
     shutil.rmtree(dest, ignore_errors=True)
-    session.run("python", "-m", "twostep.book.notebooks", "book", "--profile", profile, "--seeds", *seeds,
+    session.run("python", "-m", "twostep.book.notebooks", "book", "--profile", profile, *(["--seeds", *seeds] if seeds else []),
                 "--sweep", sweep, "--dest", dest, *(["--no-execute"] if from_sweep else []), env=env)
     _pages_and_build(session, dest, profile, env, source=("--sweep", sweep))
     session.log(f"book: {ROOT / '_build' / 'html' / 'index.html'}")

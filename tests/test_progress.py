@@ -159,7 +159,7 @@ def test_monitor_thread_stops(tmp_path, interval):
 
 def test_the_books_seeds_after_the_first_leave_out_the_illustrations():
     """The book plans every notebook at every seed, the first seed's runs first; from the second seed on, a notebook with an
-    ``illustrate`` parameter runs with it False (and one with ``inception_samples`` with it 0), and the
+    ``illustrate`` parameter runs with it False (and the feature check's Inception rows are skipped), and the
     first seed's runs (the chapters) as the profile says."""
     from twostep.book.notebooks import ILLUSTRATE, book_plan
     from twostep.sweep.execution import notebook_parameters
@@ -172,12 +172,27 @@ def test_the_books_seeds_after_the_first_leave_out_the_illustrations():
         assert spec.parameters["n_images" if spec.notebook == "celeba_fid" else "n_train"] < 10000  # the smoke profile
         expected = {ILLUSTRATE: False} if spec.notebook == "mnist_fid" and spec.seed > 0 else {}
         assert {k: v for k, v in spec.parameters.items() if k == ILLUSTRATE} == expected
-        # the Inception check runs at the first seed only, at the profile's size there
-        assert spec.parameters["inception_samples"] == (8 if spec.seed == 0 else 0)
+        # the chapters' Inception check runs at every seed (CelebA's claims are decided on it), at the profile's size
+        assert spec.parameters["inception_samples"] == 8
     checks = book_plan(["feature_validation"], profile="default", seeds=[0, 1], root=ROOT)
     assert [s.parameters.get("inception_per_half", 50) for s in checks] == [50, 0]
     assert len({s.key for s in specs}) == 6
     assert [s.seed for s in book_plan(["grid_gmm"], profile="smoke", seeds=[4], root=ROOT)] == [4]
+
+
+def test_the_books_seed_table_gives_the_cheap_chapters_five_seeds():
+    """Without ``--seeds`` the book runs each chapter at its seeds from the one table (book_seeds):
+    grid, clarinet and PCA at 0-4, the others at 0-2; the chapters' first seeds first, then by seed.
+    Seeds given on the command line apply to every chapter."""
+    from twostep.book.notebooks import BOOK_SEEDS, MORE_SEEDS, book_plan, book_seeds
+
+    assert book_seeds("grid_gmm") == [0, 1, 2, 3, 4] and book_seeds("mnist_fid") == list(BOOK_SEEDS) == [0, 1, 2]
+    assert book_seeds("grid_gmm", [7]) == [7]
+    assert set(MORE_SEEDS) == {"grid_gmm", "clarinet_hmm", "pca_brains"}
+    specs = book_plan(["mnist_fid", "pca_brains"], profile="smoke", seeds=None, root=ROOT)
+    assert [(s.notebook, s.seed) for s in specs] == [("mnist_fid", 0), ("pca_brains", 0), ("mnist_fid", 1), ("pca_brains", 1),
+                                                     ("mnist_fid", 2), ("pca_brains", 2), ("pca_brains", 3), ("pca_brains", 4)]
+    assert len({s.key for s in specs}) == len(specs)
 
 
 def test_time_profile_splits_each_run_by_phase(tmp_path):

@@ -253,7 +253,7 @@ class GridConfig(NotebookConfig):
     epochs: NonNegativeInt = Field(1250, description='full-batch epochs of the N(0, I) VAE; authors: 1250')
     joint_epochs: NonNegativeInt = Field(1250, description='full-batch epochs of the joint GMM-VAE; authors: 1250')
     joint_prior_lr: PositiveFloat = Field(1e-2, description='the "prior can move" variant: Adam learning rate of the joint GMM\'s parameters (network: 1e-4)')
-    joint_max_epochs: NonNegativeInt = Field(10000, description='that variant once more, trained until its held-out objective converges, at most this long (0: skip)')
+    joint_max_epochs: NonNegativeInt = Field(10000, description="the joint GMM-VAE (and the prior-lr variant) trained on until its held-out objective converges, at most this long (0: skip); the claim reads the converged one")
     beta: PositiveFloat = Field(0.1, description='KL weight of the loss L1 + beta * KL (authors: 0.1), i.e. a Laplace decoder of scale beta')
     n_init: PositiveInt = Field(10, description='EM restarts of each two-step GMM; authors: 10')
     n_per_mode: Annotated[int, Field(ge=5)] = Field(100, description='training points per mixture component (validation/test use a fifth of it each); authors: 100')
@@ -264,6 +264,9 @@ class GridConfig(NotebookConfig):
 
     @model_validator(mode="after")
     def _components_fit_the_data(self):
+        if self.joint_max_epochs and self.joint_max_epochs < self.joint_epochs:
+            raise ValueError(f"joint_max_epochs={self.joint_max_epochs} is not allowed: it must be 0 (no run until "
+                             f"convergence) or at least joint_epochs={self.joint_epochs}, the budget it continues")
         if self.n_components > 16 * self.n_per_mode:
             raise ValueError(f"n_components={self.n_components} is not allowed: it is more than the "
                              f"{16 * self.n_per_mode} training points")
@@ -332,6 +335,7 @@ class CelebAConfig(SweepConfig):
     heldout_images: Annotated[int, Field(ge=10)] = Field(500, description="test faces on which the joint models' objective is recorded after each epoch")
     joint_converged_components: list[PositiveInt] = Field([10], description='these joint models (from two-step) are also trained until their held-out objective converges ([]: none)')
     joint_max_epochs: NonNegativeInt = Field(16, description='... for at most this many epochs (and at least joint_epochs)')
+    inception_samples: NonNegativeInt = Field(500, description="Inception check, at every seed: samples per claim-deciding model (and real faces) scored with Inception FID/KID; the claims are decided on its KID; 0: skip")
 
     @property
     def vae(self) -> CelebAVAEConfig:

@@ -16,14 +16,20 @@ from pathlib import Path
 
 import numpy as np
 
+from twostep.book.intervals import BOOTSTRAP_FROM, MAX_SEEDS, UNDECIDED, decide, mean_interval, seeds_needed
 from twostep.book.rules import (
     CLAIMS,
     NOT_REPRODUCED,
     NOT_RUN,
     PARTLY,
     REPRODUCED,
+    VERDICTS,
     Claim,
+    Comparison,
     Metrics,
+    combine_cells,
+    run_cells,
+    run_verdict,
 )
 from twostep.sweep.tables import PLAN_FILE, planned_runs
 
@@ -44,47 +50,79 @@ class Stat(float):
         return mean if len(self.values) == 1 else f"{mean} ± {format(self.std, spec)}"
 
 
-def combine_verdicts(verdicts: Sequence[str]) -> str:
-    """The verdict over seeds: *reproduced* when the claim holds in every seed, *not reproduced*
-    when in none, *partly* otherwise (a seed where it holds partly counts as some); *not run* when
-    any seed could not decide it."""
-    if not verdicts or NOT_RUN in verdicts:
-        return NOT_RUN
-    if all(v == REPRODUCED for v in verdicts):
-        return REPRODUCED
-    if all(v == NOT_REPRODUCED for v in verdicts):
-        return NOT_REPRODUCED
-    return PARTLY
-
-
 def seed_statistics(runs: Sequence[Metrics]) -> dict[str, Stat]:
     """Every metric that all ``runs`` have, as a :class:`Stat` over them."""
     keys = set(runs[0]).intersection(*runs[1:]) if runs else set()
     return {k: Stat([m[k] for m in runs]) for k in sorted(keys)}
 
 
-def bootstrap_interval(effects: Sequence[float], confidence: float = 0.95) -> tuple[float, float] | None:
-    """Bootstrap (percentile) interval of the mean effect over seeds, which is a mean of paired
-    differences (each seed's models against each other); None below 5 seeds."""
-    from scipy.stats import bootstrap
+def decide_cells(comparisons: Sequence[Comparison], runs: Sequence[Metrics]) -> list[dict]:
+    """Each (comparison, size) of a claim over the seeds' ``runs``: its effects, the interval of
+    their mean (:func:`~twostep.book.intervals.mean_interval`), the margin, the verdict
+    (:func:`~twostep.book.intervals.decide`) and, for an undecided one, the seeds that would decide
+    it at the observed spread. A size counts where every run has it (KeyError when a metric is
+    missing)."""
+    per_run = [{(i, size): v for i, c in enumerate(comparisons) for size, v in c.compute(m).items()} for m in runs]
+    common = [cell for cell in per_run[0] if all(cell in r for r in per_run[1:])]
+    cells = []
+    for i, size in common:
+        c = comparisons[i]
+        interval = mean_interval([float(r[(i, size)]) for r in per_run])
+        verdict = decide(interval, c.margin, strict=c.strict)
+        cells.append({"label": c.label, "size": size, "margin": c.margin, "strict": c.strict, "interval": interval,
+                      "verdict": verdict,
+                      "seeds_needed": seeds_needed(interval, c.margin) if verdict == UNDECIDED else None})
+    return cells
 
-    if len(effects) < 5:
-        return None
-    if len(set(effects)) == 1:
-        return effects[0], effects[0]
-    res = bootstrap((np.asarray(effects, float),), np.mean, confidence_level=confidence, n_resamples=9999,
-                    method="percentile", random_state=0)
-    return float(res.confidence_interval.low), float(res.confidence_interval.high)
+
+def _has_all(comparisons: Sequence[Comparison] | None, runs: Sequence[Metrics]) -> bool:
+    if not comparisons:
+        return False
+    try:
+        return all(run_cells(comparisons, m) for m in runs)
+    except KeyError:
+        return False
+
+
+def _decision(claim: Claim, runs: Sequence[Metrics]) -> dict:
+    """Which instrument decides the claim over ``runs`` and why: the Inception half where the claim
+    is decided on it (CelebA) and every run has it, or (MNIST) where every run has it and its
+    verdict differs from the offline one; else the offline measure. Returns the deciding cells and
+    instrument, the other instrument's verdict and cells (or None) and a note."""
+    offline = decide_cells(claim.comparisons, runs)
+    decision = {"instrument": claim.instrument, "cells": offline, "comparisons": claim.comparisons,
+                "numbers_of": claim.numbers, "other": None, "note": ""}
+    if claim.inception is None:
+        return decision
+    if not _has_all(claim.inception, runs):
+        if claim.inception_decides:
+            decision["note"] = (f"decided on {claim.instrument}: {claim.inception_instrument} is missing in some run "
+                                "(the chapter's Inception check was skipped)")
+        return decision
+    standard = decide_cells(claim.inception, runs)
+    offline_verdict, standard_verdict = combine_cells([c["verdict"] for c in offline]), combine_cells(
+        [c["verdict"] for c in standard])
+    if claim.inception_decides or standard_verdict != offline_verdict:
+        decision.update(instrument=claim.inception_instrument, cells=standard, comparisons=claim.inception,
+                        numbers_of=claim.inception_numbers,
+                        other={"instrument": claim.instrument, "verdict": offline_verdict, "cells": offline},
+                        note=(f"decided on {claim.inception_instrument}, the standard instrument" if claim.inception_decides
+                              else f"decided on {claim.inception_instrument}: {claim.instrument} says {offline_verdict}"))
+    else:
+        decision["other"] = {"instrument": claim.inception_instrument, "verdict": standard_verdict, "cells": standard}
+        decision["note"] = f"{claim.inception_instrument} agrees"
+    return decision
 
 
 def evaluate_runs(runs_by_experiment: Mapping[str, Sequence[Metrics]],
                   seeds: Mapping[str, Sequence[int]] | None = None) -> list[dict]:
-    """One row per claim, deciding it in every run (seed) of its experiment: experiment, figure,
-    claim, numbers (mean ± std over seeds), verdict (:func:`combine_verdicts`), n, the per-seed
-    verdicts and numbers (each seed's own: for a joint claim, the joint model that seed's rule
-    chose, its epochs and whether it converged), the per-seed effects and, from 5 seeds, a bootstrap
-    95% interval of the mean effect. ``seeds`` names each experiment's runs (their seeds, in the
-    order of its runs); without it they are numbered from 0."""
+    """One row per claim, deciding it over the runs (seeds) of its experiment: experiment, figure,
+    claim, n, seeds; the deciding ``instrument`` and its ``cells`` (each comparison at each size:
+    effects, mean with its 95% interval, margin, verdict, seeds needed), the claim's ``verdict``
+    (:func:`~twostep.book.rules.combine_cells`), the other instrument's verdict where the claim
+    has two (``other``) and a ``note``; ``numbers`` (mean ± std over seeds); each seed's own verdict
+    and numbers (for a joint claim: the joint model that seed's rule chose, its epochs and whether
+    it converged). ``seeds`` names each experiment's runs; without it they are numbered from 0."""
     rows = []
     for claim in CLAIMS:
         runs = list(runs_by_experiment.get(claim.experiment) or [])
@@ -92,70 +130,61 @@ def evaluate_runs(runs_by_experiment: Mapping[str, Sequence[Metrics]],
         if len(names) != len(runs):
             raise ValueError(f"{claim.experiment}: {len(runs)} runs but seeds {names}")
         row = {"experiment": claim.experiment, "figure": claim.figure, "claim": claim.statement, "n": len(runs),
-               "seeds": names, "seed_verdicts": [], "seed_numbers": [], "effects": [], "interval": None}
+               "seeds": names, "seed_verdicts": [], "seed_numbers": [], "cells": [], "instrument": claim.instrument,
+               "other": None, "note": ""}
         if not runs:
             row.update(verdict=NOT_RUN, numbers="the notebook's metrics.json was not found")
             rows.append(row)
             continue
         try:
-            row["seed_verdicts"], row["seed_numbers"] = (list(x) for x in zip(*(claim.rule(m) for m in runs), strict=True))
-            _, row["numbers"] = claim.rule(seed_statistics(runs))
-            row["effects"] = [float(claim.effect.compute(m)) for m in runs]
+            decision = _decision(claim, runs)
+            row["seed_verdicts"] = [run_verdict(decision["comparisons"], m) for m in runs]
+            row["seed_numbers"] = [decision["numbers_of"](m) for m in runs]
+            row["numbers"] = decision["numbers_of"](seed_statistics(runs))
+            if decision["other"] is not None:  # the other instrument's numbers beside
+                other = claim.numbers if decision["numbers_of"] is not claim.numbers else claim.inception_numbers
+                row["numbers"] += f"; {other(seed_statistics(runs))}"
         except KeyError as missing:
             row.update(verdict=NOT_RUN, numbers=f"metric {missing} is missing")
             rows.append(row)
             continue
-        row["verdict"] = combine_verdicts(row["seed_verdicts"])
-        row["interval"] = bootstrap_interval(row["effects"])
-        row["inception"] = inception_verdict(claim, runs)
+        row.update(instrument=decision["instrument"], cells=decision["cells"], other=decision["other"],
+                   note=decision["note"])
+        row["verdict"] = NOT_RUN if NOT_RUN in row["seed_verdicts"] else combine_cells([c["verdict"] for c in row["cells"]])
         rows.append(row)
     return rows
 
 
-def inception_verdict(claim: Claim, runs: Sequence[Metrics]) -> dict | None:
-    """The claim decided on Inception features in the first run that has them (the book's first
-    seed runs the Inception check), beside the offline verdict of that same run: ``{"seed": index of
-    the run, "verdict", "numbers", "offline": the run's offline verdict, "agrees", "samples"}``;
-    None when the claim has no Inception rule or no run has the numbers."""
-    if claim.inception is None:
-        return None
-    for i, m in enumerate(runs):
-        try:
-            verdict, numbers = claim.inception(m)
-        except KeyError:
-            continue
-        if verdict == NOT_RUN:
-            continue
-        offline = claim.rule(m)[0]
-        return {"seed": i, "verdict": verdict, "numbers": numbers, "offline": offline, "agrees": verdict == offline,
-                "samples": m.get("inception_check.samples")}
-    return None
-
-
-def inception_note(check: dict) -> str:
-    """The Inception verdict of a claim in words (claims page and chapters)."""
-    size = f", {check['samples']:.0f} samples per model" if check.get("samples") else ""
-    agrees = "agrees" if check["agrees"] else f"disagrees: *{check['verdict']}* on Inception"
-    return (f"Inception check (run {check['seed'] + 1}{size}): {agrees} with the offline verdict "
-            f"*{check['offline']}* of that run ({check['numbers']})")
-
-
 def evaluate(metrics_by_experiment: Mapping[str, Metrics]) -> list[dict]:
-    """:func:`evaluate_runs` with one run per experiment."""
+    """:func:`evaluate_runs` with one run per experiment (every verdict over seeds is *undecided*
+    at n = 1; each row's ``seed_verdicts`` holds the run's own)."""
     return evaluate_runs({name: [m] for name, m in metrics_by_experiment.items()})
 
 
+RUN_WORDS = {REPRODUCED: "holds", PARTLY: "holds in part", NOT_REPRODUCED: "does not hold", NOT_RUN: "not run"}
+
+
 def chapter_summary(experiment: str, metrics: Metrics) -> str:
-    """The verdict on each claim of the paper about ``experiment``, from that run's ``metrics``, as
-    Markdown bullets. Chapters show this instead of deciding for themselves, so a chapter and the
-    claims page cannot disagree."""
+    """Whether each claim of the paper about ``experiment`` holds in this run (``metrics``), as
+    Markdown bullets, by the claims page's comparisons on the instrument that decides it. Chapters
+    show this instead of deciding for themselves, so a chapter and the claims page cannot disagree."""
     rows = [r for r in evaluate({experiment: metrics}) if r["experiment"] == experiment]
     if not rows:
         raise KeyError(f"no claim of the paper is about {experiment!r}")
-    return "\n".join(f"- **{r['figure']}, {r['verdict']} in this run**: {_lower_first(r['claim'])} "
-                     f"Measured: {r['numbers']}." + (f" {inception_note(r['inception'])}." if r.get("inception") else "")
-                     for r in rows) + (
-        "\n\nThese are this run's verdicts (one seed); the claims page decides each claim over every seed of the build.")
+    def line(r: dict) -> str:
+        verdict = r["seed_verdicts"][0] if r["seed_verdicts"] else NOT_RUN
+        effects = "; ".join(f"{c['label']}{_size(c)} {c['interval'].mean:.3g} (claim's side: "
+                            f"{'>' if c['strict'] else '≥'} {c['margin']:g})" for c in r["cells"])
+        return (f"- **{r['figure']}, {RUN_WORDS[verdict]} in this run** ({r['instrument']}): {_lower_first(r['claim'])} "
+                f"Measured: {r['numbers']}." + (f" Effects: {effects}." if effects else "")
+                + (f" {r['note'][0].upper()}{r['note'][1:]}." if r["note"] else ""))
+    return "\n".join(line(r) for r in rows) + (
+        "\n\nThis is one seed; the claims page decides each claim over every seed of the build, by the interval of "
+        "each effect's mean against the claim's margin.")
+
+
+def _size(cell: dict) -> str:
+    return f" at {cell['size']}" if cell["size"] else ""
 
 
 def load_metrics(executed: str | Path) -> dict[str, dict[str, float]]:
@@ -193,7 +222,8 @@ def _lower_first(sentence: str) -> str:
 CHAPTERS = {"grid_gmm": "Grid", "mnist_fid": "MNIST", "celeba_fid": "CelebA", "clarinet_hmm": "Clarinet",
             "gan_prior": "GAN prior", "wgan_gmm": "WGAN-GMM", "pca_brains": "PCA brains",
             "feature_validation": "Feature check", "prior_zoo": "Prior zoo"}
-COLOURS = {REPRODUCED: "#1a7f37", PARTLY: "#9a6700", NOT_REPRODUCED: "#cf222e", NOT_RUN: "#6e7781"}
+COLOURS = {REPRODUCED: "#1a7f37", PARTLY: "#9a6700", UNDECIDED: "#0969da", NOT_REPRODUCED: "#cf222e",
+           NOT_RUN: "#6e7781"}
 
 
 def badge(verdict: str) -> str:
@@ -202,120 +232,155 @@ def badge(verdict: str) -> str:
             f'white-space:nowrap;font-weight:600">{verdict}</span>')
 
 
-def _seeds_cell(row: dict) -> str:
-    if row["n"] <= 1:
-        return str(row["n"])
-    held = sum(v == REPRODUCED for v in row["seed_verdicts"])
-    return f"{row['n']} (holds in {held})"
+def cell_text(cell: dict) -> str:
+    """One effect in words: ``label at size: mean [low, high] vs margin``, and for an undecided one
+    the seeds that would decide it."""
+    side = ">" if cell["strict"] else "≥"
+    text = f"{cell['label']}{_size(cell)}: {cell['interval'].describe()}, claim's side {side} {cell['margin']:g}"
+    if cell["verdict"] == UNDECIDED:
+        needed = cell["seeds_needed"]
+        text += (" — undecided; " + ("no number of seeds decides it at this spread (its mean is on the margin or "
+                                     "there is one seed)" if needed is None else
+                                     f"about {needed} seeds would decide it at the observed spread"
+                                     if needed <= MAX_SEEDS else f"more than {MAX_SEEDS} seeds would be needed"))
+    return text
+
+
+def _effect_cell(row: dict) -> str:
+    """The claims table's effect column: each cell's mean and interval against its margin, short."""
+    if not row["cells"]:
+        return "–"
+    def short(c: dict) -> str:
+        i = c["interval"]
+        span = f"{i.mean:.3g}" if i.method == "none" else f"{i.mean:.3g} [{i.low:.3g}, {i.high:.3g}]"
+        mark = {REPRODUCED: "✓", NOT_REPRODUCED: "✗", UNDECIDED: "?"}[c["verdict"]]
+        return f"{mark} {c['label']}{_size(c)}: {span} vs {'>' if c['strict'] else '≥'} {c['margin']:g}"
+    return "<br>".join(short(c) for c in row["cells"])
+
+
+def seeds_to_decide(row: dict) -> int | None:
+    """Seeds that would decide every undecided cell of an undecided claim at the observed spread
+    (the most any cell needs); None when some cell cannot be decided by more seeds."""
+    needed = [c["seeds_needed"] for c in row["cells"] if c["verdict"] == UNDECIDED]
+    return None if not needed or None in needed else max(needed)
 
 
 def render(rows: list[dict], profile_note: str, figure: str | None = None) -> str:
-    """The claims page in MyST Markdown: a summary line, one row per claim (verdict badge, figure,
-    claim, numbers as mean ± std over the seeds, seeds, chapter), the effect figure, the rules."""
-    counts = {v: sum(r["verdict"] == v for r in rows) for v in (REPRODUCED, PARTLY, NOT_REPRODUCED, NOT_RUN)}
-    n = sorted({r["n"] for r in rows})
+    """The claims page in MyST Markdown: a summary line; one short row per claim (verdict, claim,
+    effects with their intervals against the margins, instrument, seeds, chapter); the forest
+    plot; each claim's details (numbers, the other instrument, the undecided ones' seeds, seed by
+    seed); the rules."""
+    counts = {v: sum(r["verdict"] == v for r in rows) for v in VERDICTS}
     lines = [
         "# Claims and verdicts",
         "",
-        "One row per claim of the paper, decided in every seed the build ran. The numbers come from the",
-        "executed notebooks' `metrics.json` (mean ± standard deviation over seeds), and the verdicts from",
-        "rules written in `twostep/book/rules.py` and tested in `tests/test_claims.py`; nothing on this",
-        "page is typed by hand. A claim is *reproduced* when its comparison holds in every seed, *partly*",
-        "when in some (or within a stated tolerance), *not reproduced* when in none.",
+        "One row per claim of the paper, decided over every seed the build ran. Each claim is one or more",
+        "comparisons, each an effect per seed (models of one seed are paired: the same data split and step-1",
+        "model), oriented so that the claim holds above its margin. A comparison is **reproduced** when the 95%",
+        f"interval of its mean effect over seeds lies on the claim's side of the margin (Student's t below {BOOTSTRAP_FROM}",
+        f"seeds, a bootstrap of the mean from {BOOTSTRAP_FROM}), **not reproduced** when on the other side, **undecided**",
+        "when it spans the margin. A claim is reproduced (or not) when all its comparisons are, **partly** when some",
+        "are clearly reproduced and others clearly not (at some component counts, or by some measures: a finding,",
+        "not noise), undecided otherwise. The numbers come from the executed notebooks' `metrics.json` and the",
+        "rules from `twostep/book/rules.py` (tested in `tests/test_claims.py`); nothing here is typed by hand.",
         "",
         f"```{{note}}\n{profile_note}\n```",
         "",
-        " ".join(f"{badge(v)} {counts[v]}" for v in counts if counts[v] or v != NOT_RUN)
-        + f" &nbsp; (seeds per claim: {', '.join(map(str, n))})",
+        " ".join(f"{badge(v)} {counts[v]}" for v in counts if counts[v] or v not in (NOT_RUN, UNDECIDED))
+        + f" &nbsp; (seeds per claim: {', '.join(map(str, sorted({r['n'] for r in rows})))})",
         "",
-        "| verdict | figure | claim | measured (mean ± std over seeds) | seeds | chapter |",
-        "|---|---|---|---|---|---|",
+        "| verdict | claim | effect: mean [95% interval] vs margin | instrument | seeds |",
+        "|---|---|---|---|---|",
     ]
     for r in rows:
-        numbers = r["numbers"]
-        if r.get("interval"):
-            lo, hi = r["interval"]
-            numbers += f"; effect 95% bootstrap interval [{lo:.3g}, {hi:.3g}]"
-        if r.get("inception"):
-            numbers += f". {inception_note(r['inception'])}"
-        chapter = f"{{doc}}`{CHAPTERS.get(r['experiment'], r['experiment'])} <{r['experiment']}>`"
-        lines.append(f"| {badge(r['verdict'])} | {r['figure']} | {r['claim']} | {numbers} | {_seeds_cell(r)} | {chapter} |")
+        chapter = f"{{doc}}`{CHAPTERS.get(r['experiment'], r['experiment'])}, {r['figure']} <{r['experiment']}>`"
+        lines.append(f"| {badge(r['verdict'])} | {chapter}: {r['claim']} | {_effect_cell(r)} | {r['instrument']} "
+                     f"| {r['n']} |")
     if figure:
-        lines += ["", "## Every claim's effect, seed by seed", "",
+        lines += ["", "## Every effect against its margin", "",
                   f"```{{figure}} {figure}", ":name: claims-effects", ":width: 100%", "",
-                  "Each panel is one claim's effect, one dot per seed and a bar at the mean; the claim's comparison "
-                  "holds on the side of the dashed line the arrow points to. Colours are the verdicts above.", "```"]
-    lines += seed_by_seed(rows)
+                  "A forest plot: each panel is one comparison of a claim, one line per size; dots are seeds, the bar "
+                  "the 95% interval of the mean (the diamond), the dashed line the claim's margin, and the claim holds "
+                  "to its right. Colours are the comparisons' verdicts.", "```"]
+    lines += ["", "## Claim by claim", ""]
+    for r in rows:
+        lines += details(r)
     lines += ["", "## How the verdicts are decided", ""]
     for claim in CLAIMS:
-        lines.append(f"- {claim.figure}, {_lower_first(claim.statement)} {claim.criterion} "
-                     f"Effect plotted: {claim.effect.label}.")
-    lines.append("- Inception check: the FID claims of the MNIST and CelebA chapters are decided a second time, by the "
-                 "same rule, on Inception FIDs (pytorch-fid's network with the standard TF weights) of the models that "
-                 "decide them, at the first seed and on the chapter's `inception_samples` samples per model; the "
-                 "measured column says whether that verdict agrees with the offline one of the same run.")
-    lines.append("- Over seeds: *reproduced* when every seed's verdict is reproduced, *not reproduced* when none "
-                 "reproduces even partly, *partly* otherwise. With 5 seeds or more, the measured column also gives a "
-                 "bootstrap 95% interval (scipy's `bootstrap`, percentile method) of the mean effect.")
+        lines.append(f"- {claim.figure}, {_lower_first(claim.statement)} {claim.criterion} Instrument: "
+                     f"{claim.instrument}" + (f" ({claim.inception_instrument} decides)" if claim.inception_decides else
+                                              f" ({claim.inception_instrument} decides where the two disagree)"
+                                              if claim.inception else "") + ".")
+    lines.append("- Inception: the chapters' Inception check scores the models that decide the MNIST and CelebA claims "
+                 "on the standard FID network (pytorch-fid's InceptionV3 with the TF weights) at every seed, and its "
+                 "KID (unbiased at any sample size) decides the CelebA claims, whose offline network disagrees with "
+                 "Inception (the CelebA chapter says why), and the MNIST claims where the two instruments' verdicts "
+                 "differ.")
     return "\n".join(lines) + "\n"
 
 
-def seed_by_seed(rows: list[dict]) -> list[str]:
-    """Markdown lines: for every claim decided on more than one seed, each seed's verdict and the
-    numbers its rule used (for a joint claim: which joint model, its epochs, converged or not, in
-    that seed); no lines for a single-seed build, whose table above already says it all."""
-    if all(r["n"] <= 1 for r in rows):
-        return []
-    lines = ["", "## Seed by seed", "",
-             "Each claim decided in each seed on its own, by the same rule: the verdicts that the table above "
-             "combines, and the numbers each seed's rule read (a joint claim names the joint model it chose in that "
-             "seed, with its epochs and whether it converged).", ""]
-    for r in rows:
-        if r["n"] <= 1 or not r["seed_numbers"]:
-            continue
-        chapter = CHAPTERS.get(r["experiment"], r["experiment"])
-        lines += [f"**{chapter}, {r['figure']}**: {r['claim']}", "", "| seed | verdict | measured |", "|---|---|---|"]
-        lines += [f"| {seed if seed is not None else '?'} | {badge(v)} | {numbers} |"
-                  for seed, v, numbers in zip(r["seeds"], r["seed_verdicts"], r["seed_numbers"], strict=True)]
-        lines.append("")
-    return lines
+def details(row: dict) -> list[str]:
+    """A claim's details on the claims page: its numbers (mean ± std over seeds), each effect with
+    its interval and verdict, the other instrument's verdict, and each seed's verdict and numbers."""
+    chapter = CHAPTERS.get(row["experiment"], row["experiment"])
+    lines = [f"### {chapter}, {row['figure']}: {row['verdict']}", "", row["claim"], "",
+             f"- Instrument: {row['instrument']}" + (f" ({row['note']})" if row["note"] else "") + ".",
+             f"- Measured (mean ± std over {row['n']} seed(s)): {row['numbers']}."]
+    lines += [f"- {c['verdict']}: {cell_text(c)}." for c in row["cells"]]
+    if row["verdict"] == UNDECIDED:
+        need = seeds_to_decide(row)
+        lines.append(f"- Seeds to decide it: {'none would, at this spread' if need is None else f'about {need}'} "
+                     f"(now {row['n']}).")
+    if row.get("other"):
+        other = row["other"]
+        lines.append(f"- On {other['instrument']}: {other['verdict']} ("
+                     + "; ".join(cell_text(c) for c in other["cells"]) + ").")
+    if row["n"] > 1 and row["seed_numbers"]:
+        lines += ["", "| seed | in this seed | measured |", "|---|---|---|"]
+        lines += [f"| {seed if seed is not None else '?'} | {RUN_WORDS[v]} | {numbers} |"
+                  for seed, v, numbers in zip(row["seeds"], row["seed_verdicts"], row["seed_numbers"], strict=True)]
+    return lines + [""]
 
 
-def effects_figure(rows: list[dict], path: str | Path) -> Path:
-    """One small panel per claim: its effect in each seed (dots), the mean (bar) and the line
-    where the claim's comparison starts to hold."""
-    import matplotlib
-
-    matplotlib.use("Agg")
+def forest_figure(rows: list[dict], path: str | Path) -> Path:
+    """A forest plot: one panel per comparison of each claim, one line per size: the seeds' effects
+    (dots), the mean (diamond) with its 95% interval (bar) and the margin (dashed)."""
     import matplotlib.pyplot as plt
 
-    cols = 3
-    nrows = math.ceil(len(rows) / cols)
-    fig, axes = plt.subplots(nrows, cols, figsize=(12, 2.1 * nrows), squeeze=False)
-    for ax, row, claim in zip(axes.flat, rows, CLAIMS, strict=False):
-        effects = row["effects"]
-        colour = COLOURS[row["verdict"]]
-        if effects:
-            y = np.zeros(len(effects)) + np.linspace(-0.15, 0.15, len(effects))
-            ax.scatter(effects, y, color=colour, s=28, zorder=3, label="seeds")
-            ax.plot([np.mean(effects)] * 2, [-0.35, 0.35], color=colour, lw=3)
-        threshold = claim.effect.threshold
-        span = [*effects, threshold]
-        pad = 0.15 * (max(span) - min(span) or 1.0)
-        ax.set_xlim(min(span) - pad, max(span) + 2 * pad)
-        ax.axvline(threshold, color="0.3", ls="--", lw=1)
-        ax.annotate(" holds →", xy=(threshold, 0.55), fontsize=8, color="0.3", ha="left")
-        ax.set_ylim(-0.8, 0.8)
-        ax.set_yticks([])
-        ax.set_xlabel(claim.effect.label, fontsize=8)
+    panels = []
+    for row in rows:
+        by_label: dict[str, list[dict]] = {}
+        for c in row["cells"]:
+            by_label.setdefault(c["label"], []).append(c)
+        panels += [(row, label, cells) for label, cells in by_label.items()]
+    cols = 4
+    nrows = max(1, math.ceil(len(panels) / cols))
+    fig, axes = plt.subplots(nrows, cols, figsize=(16, 1.9 * nrows + 0.4), squeeze=False)
+    for ax, (row, label, cells) in zip(axes.flat, panels, strict=False):
+        span = [cells[0]["margin"]]
+        for y, c in enumerate(cells):
+            i, colour = c["interval"], COLOURS[c["verdict"]]
+            ax.scatter(i.values, [y] * i.n, color="0.55", s=12, zorder=2)
+            if i.method != "none":
+                ax.plot([i.low, i.high], [y, y], color=colour, lw=3, zorder=3)
+                span += [i.low, i.high]
+            ax.scatter([i.mean], [y], color=colour, marker="D", s=36, zorder=4)
+            span += list(i.values)
+        ax.axvline(cells[0]["margin"], color="0.3", ls="--", lw=1)
+        pad = 0.12 * (max(span) - min(span) or 1.0)
+        ax.set_xlim(min(span) - pad, max(span) + pad)
+        ax.set_ylim(-0.7, len(cells) - 0.3)
+        ax.set_yticks(range(len(cells)), [c["size"] or "" for c in cells], fontsize=8)
+        ax.set_xlabel(label, fontsize=8)
         short = CHAPTERS.get(row["experiment"], row["experiment"])
-        ax.set_title(f"{short}, {row['figure']}: {row['verdict']} (n={row['n']})", fontsize=9, color=colour)
-        ax.tick_params(labelsize=8)
-    for ax in list(axes.flat)[len(rows):]:
+        ax.set_title(f"{short}, {row['figure']}: {row['verdict']} (n={row['n']})", fontsize=9,
+                     color=COLOURS[row["verdict"]])
+        ax.tick_params(axis="x", labelsize=8)
+    for ax in list(axes.flat)[len(panels):]:
         ax.axis("off")
     fig.tight_layout()
     path = Path(path)
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
 
@@ -336,7 +401,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="exit with an error when a claim is 'not run' (a notebook or a metric is missing)")
     args = parser.parse_args(argv)
     note = ("These notebooks were executed with their `default` profile: reduced settings that run on a 2-core CPU "
-            "(shorter training, smaller networks, offline FID features, and at the first seed an Inception check of the "
+            "(shorter training, smaller networks, offline FID features beside an Inception check, at every seed, of the "
             "models that decide the FID claims). The `paper` profiles restore the authors' settings for a GPU, where "
             "every model is scored on Inception.") if args.profile == "default" else (
             f"These notebooks were executed with the `{args.profile}` profile.")
@@ -345,7 +410,7 @@ def main(argv: list[str] | None = None) -> int:
                          {nb: [seed for seed, _ in pairs] for nb, pairs in seeded.items()})
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    figure = effects_figure(rows, out.with_name("claims_effects.png"))
+    figure = forest_figure(rows, out.with_name("claims_effects.png"))
     out.write_text(render(rows, note, figure.name))
     for r in rows:
         print(f"{r['verdict']:>15}  n={r['n']}  {r['figure']:<15} {r['claim']}")

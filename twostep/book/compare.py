@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from twostep.book.claims import evaluate_runs, load_seeded_runs
-from twostep.book.rules import NOT_REPRODUCED, NOT_RUN, PARTLY, REPRODUCED
+from twostep.book.rules import NOT_REPRODUCED, NOT_RUN, PARTLY, REPRODUCED, UNDECIDED
 
 Metrics = Mapping[str, float]
 
@@ -114,7 +114,7 @@ def compare(before: str | Path, after: str | Path) -> Comparison:
     return Comparison(runs, unmatched, claims)
 
 
-LETTERS = {REPRODUCED: "R", PARTLY: "P", NOT_REPRODUCED: "N", NOT_RUN: "–"}
+LETTERS = {REPRODUCED: "R", PARTLY: "P", UNDECIDED: "U", NOT_REPRODUCED: "N", NOT_RUN: "–"}
 
 
 def _seeds(row: dict) -> str:

@@ -42,12 +42,3 @@ def test_decide_against_the_margin_inclusive_or_strict():
     assert [decide(i, 0.0) for i in (above, below, spans)] == [REPRODUCED, NOT_REPRODUCED, UNDECIDED]
     on = mean_interval([0.0, 0.0, 0.0])  # no spread, exactly on the margin
     assert decide(on, 0.0) == REPRODUCED and decide(on, 0.0, strict=True) == NOT_REPRODUCED
-
-
-def test_seeds_needed_makes_the_t_half_width_smaller_than_the_gap():
-    i = mean_interval([0.5, 1.5, -0.2])
-    n = seeds_needed(i, 0.0)
-    s, gap = np.std([0.5, 1.5, -0.2], ddof=1), abs(np.mean([0.5, 1.5, -0.2]))
-    assert stats.t.ppf(0.975, n - 1) * s / np.sqrt(n) < gap <= stats.t.ppf(0.975, n - 2) * s / np.sqrt(n - 1)
-    assert seeds_needed(mean_interval([-1.0, 1.0]), 0.0) is None  # the mean on the margin: no number decides it
-    assert seeds_needed(mean_interval([1e-6, -1e-6, 2e-6]), 0.0) == MAX_SEEDS + 1

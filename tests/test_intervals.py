@@ -42,3 +42,20 @@ def test_decide_against_the_margin_inclusive_or_strict():
     assert [decide(i, 0.0) for i in (above, below, spans)] == [REPRODUCED, NOT_REPRODUCED, UNDECIDED]
     on = mean_interval([0.0, 0.0, 0.0])  # no spread, exactly on the margin
     assert decide(on, 0.0) == REPRODUCED and decide(on, 0.0, strict=True) == NOT_REPRODUCED
+
+
+def test_seeds_needed_is_the_first_count_whose_t_interval_clears_the_margin():
+    x = [-1.0, 1.0, 2.0]  # undecided against 0 at n = 3
+    i = mean_interval(x)
+    assert decide(i, 0.0) == UNDECIDED
+    n = seeds_needed(i, 0.0)
+    mean, s = np.mean(x), np.std(x, ddof=1)
+
+    def clears(k):  # scipy's t interval for k seeds of the same mean and spread lies above the margin
+        return stats.t.interval(0.95, k - 1, loc=mean, scale=s / math.sqrt(k))[0] > 0.0
+
+    assert n > 3 and clears(n) and not clears(n - 1)
+    # a margin on the far side asks the same question from below; farther margins need fewer seeds
+    assert seeds_needed(i, 2 * mean) == n and seeds_needed(i, -1.0) < n
+    assert seeds_needed(mean_interval([0.9, 1.1]), 1.0) is None  # the mean on the margin: no count decides
+    assert seeds_needed(mean_interval([0.0, 1e-9, 2.0]), 0.667) == MAX_SEEDS + 1  # too close to say

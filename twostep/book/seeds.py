@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from twostep.book.claims import CHAPTERS, add_runs_arguments, load_runs, seed_statistics
+from twostep.book.claims import CHAPTERS, add_runs_arguments, load_seeded_runs, seed_statistics
+from twostep.book.rules import CLAIMS
 from twostep.evaluation.fid import distance_label
 
 FD_KEY = re.compile(r"^(?P<model>.+?)(?:_(?P<k>\d+))?\.fid_(?P<features>[a-z0-9_]+?)$")
@@ -82,9 +83,23 @@ def metrics_table(runs: Sequence[Mapping[str, float]]) -> list[str]:
     return lines
 
 
-def render(runs_by_notebook: Mapping[str, Sequence[Mapping[str, float]]], out: Path) -> str:
-    """The page (figures written beside ``out``)."""
-    n = sorted({len(r) for r in runs_by_notebook.values()})
+def seeds_table(seeds_by_notebook: Mapping[str, Sequence[int]]) -> list[str]:
+    """Which seeds each experiment ran and so how many seeds (``n``) decide each of its claims on
+    the claims page: one row per experiment, its claims named by figure."""
+    lines = ["| experiment | seeds | n | claims decided on these runs |", "|---|---|---|---|"]
+    for notebook, seeds in seeds_by_notebook.items():
+        figures = list(dict.fromkeys(c.figure for c in CLAIMS if c.experiment == notebook))
+        count = sum(c.experiment == notebook for c in CLAIMS)
+        lines.append(f"| {CHAPTERS.get(notebook, notebook)} | {', '.join(map(str, seeds))} | {len(seeds)} | "
+                     + (f"{count}: {', '.join(figures)}" if figures else "none") + " |")
+    return lines
+
+
+def render(runs_by_notebook: Mapping[str, Sequence[Mapping[str, float]]], out: Path,
+           seeds: Mapping[str, Sequence[int]] | None = None) -> str:
+    """The page (figures written beside ``out``); ``seeds`` names each notebook's runs (numbered
+    from 0 without it)."""
+    seeds = {nb: list((seeds or {}).get(nb) or range(len(runs))) for nb, runs in runs_by_notebook.items()}
     lines = ["# Results over seeds", "",
              "Every experiment of this build ran once per seed (each seed trains every model again: step 1, the "
              "priors and the joint models; the feature networks of the Fréchet distances are instruments, trained "
@@ -93,7 +108,8 @@ def render(runs_by_notebook: Mapping[str, Sequence[Mapping[str, float]]], out: P
              "model; the bands here are over training runs. At the seeds after the first, chapters with an "
              "`illustrate` parameter run without what decides no claim (for instance MNIST's full-covariance GMMs "
              "and joint model from random): those models are in the chapter, from the first seed, not here.", "",
-             f"Seeds per experiment: {', '.join(map(str, n))}.", ""]
+             "The seeds of each experiment, so the number of seeds (n) behind each claim's interval on the "
+             "claims page:", "", *seeds_table(seeds), ""]
     for notebook, runs in runs_by_notebook.items():
         lines += [f"## {CHAPTERS.get(notebook, notebook)} ({{doc}}`chapter <{notebook}>`)", "",
                   f"{len(runs)} run(s).", ""]
@@ -112,7 +128,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True, help="Markdown file to write (figures go beside it)")
     args = parser.parse_args(argv)
     out = Path(args.out)
-    out.write_text(render(load_runs(args.sweep or args.executed), out))
+    seeded = load_seeded_runs(args.sweep or args.executed)
+    out.write_text(render({nb: [m for _, m in pairs] for nb, pairs in seeded.items()}, out,
+                          {nb: [seed for seed, _ in pairs] for nb, pairs in seeded.items()}))
     print(f"wrote {out}")
     return 0
 

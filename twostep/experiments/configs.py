@@ -220,7 +220,7 @@ class SweepConfig(FIDConfig):
     joint_max_epochs: NonNegativeInt = Field(40, description='... for at most this many epochs (and at least joint_epochs)')
     joint_lr: PositiveFloat = Field(1e-4, description='joint Adam learning rate (betas 0.5, 0.999); authors: 1e-4')
     joint_beta: PositiveFloat = Field(1.0, description="weight of eq. 2's KL part in the joint loss; authors: 1 on MNIST")
-    inception_samples: NonNegativeInt = Field(300, description='Inception check: samples per claim-deciding model (and real digits) scored with Inception FID/KID on any device; 0: skip')
+    inception_samples: NonNegativeInt = Field(300, description='Inception check, at every seed: samples per claim-deciding model (and real digits) scored with Inception FID/KID on any device; 0: skip')
     use_cache: bool = Field(True, description='reuse the cached VAE and feature network when their parameters match')
 
     _unique = field_validator("component_counts", "joint_components")(_sorted_unique)

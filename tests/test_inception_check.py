@@ -72,4 +72,40 @@ def test_the_chapter_section_reads_the_check_or_says_it_was_skipped():
     assert metrics["a.fid_inception"] == 20.0 and metrics["inception_check.pairwise_agreement_fid"] == 1.0
     assert "| a | 5.00 | 20.00 |" in text and "2 models" in text
     assert inception_section(Scorer(), ["a"], np.zeros((4, 1, 28, 28)), n=0, offline="net", seed=0) == \
-        ({}, "Inception check skipped (`inception_samples=0`: the book's seeds after the first).")
+        ({}, "Inception check skipped (`inception_samples=0`).")
+
+
+class Saved:
+    """What FID∞ reads of a scorer: the saved uint8 samples of each model."""
+
+    def __init__(self, rng):
+        self.kept = 64
+        self.saved = {m: (rng.random((64, 1, 4, 4)) * 255 * scale).astype(np.uint8) for m, scale in (("a", 1.0), ("b", 0.5))}
+
+
+def test_fid_infinity_reuses_the_checks_features_and_equals_the_estimator_on_the_same_features():
+    from twostep.core.seeds import stage_seed
+    from twostep.evaluation.fid_infinity import fid_infinity
+    from twostep.experiments.inception_check import _as_saved, _infinity
+
+    rng = np.random.default_rng(0)
+    scorer, real = Saved(rng), rng.random((100, 1, 4, 4))
+    seen = []
+
+    def net(images):  # a stand-in feature network: the pixels, counting the images it maps
+        seen.append(len(images))
+        return images.reshape(len(images), -1).astype(np.float64)
+
+    first = {"a": net(scorer.saved["a"][:20].astype(np.float32) / 255)}
+    seen.clear()
+    fits = _infinity(net, scorer, ["a", "b"], real, 48, seed=3, first=first)
+    assert seen == [48, 28, 48]  # the real images, a's samples after the 20 the check mapped, all of b's
+    chosen = np.sort(np.random.default_rng(stage_seed(3, "fid infinity")).choice(100, 48, replace=False))
+    real_features = _as_saved(real[chosen]).reshape(48, -1)
+    for index, m in enumerate(["a", "b"]):
+        samples = scorer.saved[m][:48].astype(np.float32).reshape(48, -1) / 255
+        assert fits[m] == fid_infinity(samples, real_features, seed=stage_seed(3, "fid infinity", index + 1))
+    assert fits["b"].value > fits["a"].value  # b's samples are darker than the real images
+    c = check([1.0, 2.0], [10.0, 20.0])
+    c.infinity = {"m0": fits["a"], "m1": fits["b"]}
+    assert c.metrics()["m1.fid_infinity_inception"] == fits["b"].value and "FID∞" in c.table()

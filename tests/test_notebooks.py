@@ -116,6 +116,7 @@ BAD_PARAMETERS = {
         ({"epochs": -3}, "epochs=-3 is not allowed"),
         ({"component_counts": [0, 10]}, "component_counts[0]=0 is not allowed"),
         ({"joint_likelihood": "poisson"}, "joint_likelihood='poisson' is not allowed"),
+        ({"fid_infinity_samples": 8}, "fid_infinity_samples=8 is not allowed"),
     ],
     "pca_brains": [
         ({"pca_components": 500}, "pca_components=500 is not allowed: there are 132 images"),
@@ -127,6 +128,7 @@ BAD_PARAMETERS = {
         ({"covariance_types": ["diag", "round"]}, "covariance_types[1]='round' is not allowed"),
         ({"n_fid_samples": 10}, "n_fid_samples=10 is not allowed"),
         ({"inception_samples": 3}, "inception_samples=3 is not allowed"),
+        ({"fid_infinity_samples": 150, "n_test": 100}, "fid_infinity_samples=150 is not allowed"),
     ],
     "clarinet_hmm": [
         ({"n_states": 0}, "n_states=0 is not allowed"),

@@ -133,10 +133,10 @@ def stage_sweep(sweep: Path, dest: Path) -> list[dict[str, Any]]:
 # claim); the book sets it False at every seed but the first, whose runs are the chapters.
 ILLUSTRATE = "illustrate"
 # Parameters of work the book does at its first seed only, and their value at the later seeds:
-# illustrations and the feature check's Inception rows, which decide no claim. The chapters' Inception
+# illustrations, the feature check's Inception rows and FID∞, which decide no claim. The chapters' Inception
 # checks (``inception_samples``) run at every seed: CelebA's claims are decided on their KID, and
 # MNIST's where Inception and the offline distance disagree (twostep.book.rules).
-FIRST_SEED_ONLY = {ILLUSTRATE: False, "inception_per_half": 0}
+FIRST_SEED_ONLY = {ILLUSTRATE: False, "inception_per_half": 0, "fid_infinity_samples": 0}
 
 
 # The default book's seeds, one table: every chapter runs BOOK_SEEDS, and the chapters whose later
@@ -159,8 +159,9 @@ def book_plan(names: list[str], *, profile: str, seeds: list[int] | None, root: 
     parameters, the first seed's runs (the chapters) first, in the order of ``names``, then the
     later seeds', so that a build stopped halfway has every chapter. At the seeds after the first, notebooks that have an
     ``illustrate`` parameter run with it False, so they train and score only what decides their
-    claims (every claim is still decided in every seed; the chapters show everything), and those
-    with ``inception_samples`` or ``inception_per_half`` skip the Inception checks (:data:`FIRST_SEED_ONLY`)."""
+    claims (every claim is still decided in every seed; the chapters show everything), the feature
+    check skips its Inception half and the FID chapters their FID∞ (:data:`FIRST_SEED_ONLY`); the
+    Inception checks that decide claims run at every seed."""
     per_name = {name: book_seeds(name, seeds) for name in names}
     specs = []
     for name in names:

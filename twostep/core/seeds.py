@@ -31,6 +31,7 @@ STAGES = {
     "generated audio": "the audio each model of a chapter generates (index: the model)",
     "measured pieces": "the pieces of audio each model generates for the pitch and note measures (index: the model)",
     "synthesised file": "each sequence of the synthetic clarinet data (index: the file)",
+    "fid infinity": "FID∞'s real images (index 0) and the subsets of its fit for each model (index: the model, from 1)",
     "restart": "each restart of a fit with several starts (index: the restart; restart 0 uses the seed itself)",
 }
 __doc__ += "\n".join(f"\n- ``{name}``: {meaning}." for name, meaning in STAGES.items())

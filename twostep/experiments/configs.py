@@ -41,6 +41,9 @@ from twostep.core.seeds import seed_everything
 from twostep.core.checks import ParameterError
 from twostep.priors.hmm import HMM_INITS
 
+# FID∞'s largest sample size a side on a CPU (benchmarks/fid_infinity.py measures how far the 1/N fit holds there)
+FID_INFINITY_SAMPLES = 1000
+
 PositiveInt = Annotated[int, Field(ge=1)]
 NonNegativeInt = Annotated[int, Field(ge=0)]
 PositiveFloat = Annotated[float, Field(gt=0)]
@@ -221,6 +224,7 @@ class SweepConfig(FIDConfig):
     joint_lr: PositiveFloat = Field(1e-4, description='joint Adam learning rate (betas 0.5, 0.999); authors: 1e-4')
     joint_beta: PositiveFloat = Field(1.0, description="weight of eq. 2's KL part in the joint loss; authors: 1 on MNIST")
     inception_samples: NonNegativeInt = Field(300, description='Inception check, at every seed: samples per claim-deciding model (and real digits) scored with Inception FID/KID on any device; 0: skip')
+    fid_infinity_samples: NonNegativeInt = Field(FID_INFINITY_SAMPLES, description='FID∞ (Chong and Forsyth 2020) of the VAE and its 10-component GMM, the models published FIDs compare, fitted from Inception FIDs at up to this many samples a side (first seed only in the book); 0: skip')
     use_cache: bool = Field(True, description='reuse the cached VAE and feature network when their parameters match')
 
     _unique = field_validator("component_counts", "joint_components")(_sorted_unique)
@@ -240,6 +244,10 @@ class SweepConfig(FIDConfig):
         if self.inception_samples and not 8 <= self.inception_samples <= self.n_fid_samples:
             raise ValueError(f"inception_samples={self.inception_samples} is not allowed: it must be 0 (no Inception "
                              f"check) or between 8 and n_fid_samples = {self.n_fid_samples}.")
+        if self.fid_infinity_samples and not (self.inception_samples and 16 <= self.fid_infinity_samples <= self.n_fid_samples):
+            raise ValueError(f"fid_infinity_samples={self.fid_infinity_samples} is not allowed: it must be 0 (no FID∞) or, "
+                             f"with the Inception check on (inception_samples > 0), between 16 and n_fid_samples = "
+                             f"{self.n_fid_samples}.")
         return self
 
 
@@ -348,6 +356,9 @@ class CelebAConfig(SweepConfig):
         if self.n_test > self.n_images - 10:
             raise ValueError(f"n_test={self.n_test} is not allowed: it must leave at least 10 of the "
                              f"{self.n_images} images for training")
+        if self.fid_infinity_samples > self.n_test:
+            raise ValueError(f"fid_infinity_samples={self.fid_infinity_samples} is not allowed: it is more than the "
+                             f"n_test={self.n_test} held-out faces it is measured against")
         if self.heldout_images > self.n_test:
             raise ValueError(f"heldout_images={self.heldout_images} is not allowed: it is more than the n_test={self.n_test} "
                              "held-out images")

@@ -1,7 +1,7 @@
 """FID∞: a Fréchet distance with its sample-size bias extrapolated away (Chong and Forsyth 2020).
 
 FID on ``N`` samples overestimates the distance between the two distributions by a term that, to first
-order, falls as ``1 / N`` ({cite:t}`chong2020effectively`, section 3). Chong and Forsyth compute FID at
+order, falls as ``1 / N`` (their section 3). Chong and Forsyth compute FID at
 several sizes, fit a line in ``1 / N`` and read its intercept, FID∞: the value at infinitely many
 samples, which does not depend on how many samples a paper happened to score.
 

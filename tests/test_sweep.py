@@ -211,3 +211,104 @@ def test_kernels_inherit_the_thread_counts_and_not_dasks_malloc_trim(monkeypatch
     prepare_kernel_environment(3)
     assert "MALLOC_TRIM_THRESHOLD_" not in os.environ
     assert all(os.environ[name] == "3" for name in THREAD_VARIABLES)
+
+
+def _start_cluster(tmp_path, name):
+    """A ``dask scheduler`` and one 1-thread ``dask worker``, as separate processes (a cluster's)."""
+    scheduler_file = tmp_path / f"{name}.json"
+    dask = Path(sys.executable).with_name("dask")
+    scheduler = subprocess.Popen([str(dask), "scheduler", "--scheduler-file", str(scheduler_file), "--port", "0",
+                                  "--no-dashboard"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                 start_new_session=True)
+    deadline = time.time() + 60
+    while not scheduler_file.exists() and time.time() < deadline:
+        time.sleep(0.2)
+    worker = subprocess.Popen([str(dask), "worker", "--scheduler-file", str(scheduler_file), "--nthreads", "1",
+                               "--no-dashboard"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              start_new_session=True)
+    return json.loads(scheduler_file.read_text())["address"], scheduler, worker
+
+
+def _kill_group(proc):
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait(timeout=60)
+
+
+def test_a_killed_scheduler_loses_no_finished_run_and_the_same_command_resumes(env, tmp_path):
+    """Kill the Dask scheduler (and its worker: the cluster is gone) while the second of two runs
+    executes: the sweep command stops with an error, the finished run stays complete, the
+    half-written one is not counted; the same command on a new cluster runs only what was left."""
+    out = tmp_path / "sweep"
+    specs = plan(["grid_gmm"], profile="smoke", seeds=[0, 1], overrides={"epochs": 300}, root=ROOT)
+    address, scheduler, worker = _start_cluster(tmp_path, "first")
+    command = [sys.executable, "-m", "twostep.sweep", "grid_gmm", "--profile", "smoke", "--seeds", "0", "1",
+               "-p", "epochs", "300", "--out", str(out)]
+    try:
+        sweep = subprocess.Popen([*command, "--scheduler", address], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                 text=True, cwd=ROOT)
+        deadline = time.time() + 400
+        while time.time() < deadline and not (any(is_complete(s, out) for s in specs)
+                                               and list(out.glob("runs/grid_gmm/.*-attempt-*"))):
+            time.sleep(0.5)
+        done = [s for s in specs if is_complete(s, out)]
+        assert len(done) == 1, "one run finished and the other started before the kill"
+        time.sleep(2)  # inside the second run's notebook
+        _kill_group(scheduler)
+        _kill_group(worker)
+        output, _ = sweep.communicate(timeout=300)
+        assert sweep.returncode != 0, output
+    finally:
+        for proc in (scheduler, worker):
+            if proc.poll() is None:
+                _kill_group(proc)
+    left = next(s for s in specs if s is not done[0] and s.key != done[0].key)
+    assert is_complete(done[0], out) and not is_complete(left, out)  # the attempt folder is not a run
+    stamp = (done[0].folder(out) / "run.json").stat().st_mtime_ns
+    address, scheduler, worker = _start_cluster(tmp_path, "second")
+    try:
+        again = subprocess.run([*command, "--scheduler", address], capture_output=True, text=True, timeout=600, cwd=ROOT)
+    finally:
+        _kill_group(scheduler)
+        _kill_group(worker)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "2 of 2 runs complete (1 from earlier sweeps), 0 failed" in again.stdout
+    assert (done[0].folder(out) / "run.json").stat().st_mtime_ns == stamp  # not run twice
+    assert is_complete(left, out) and not list(out.glob("runs/grid_gmm/.*-attempt-*"))  # stale attempt cleared
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_an_interrupted_sweep_stops_its_workers_and_the_same_command_resumes(env, tmp_path, signum):
+    """SIGINT (Ctrl-C) or SIGTERM (a job scheduler's stop) to the sweep command while its second run
+    executes: it exits non-zero, leaving no worker or kernel behind to write into the folder later;
+    the first run stays complete; the same command runs only the second. ``nox -s book`` executes
+    its runs through the same ``run_sweep``."""
+    import psutil
+
+    out = tmp_path / "sweep"
+    specs = plan(["grid_gmm"], profile="smoke", seeds=[0, 1], overrides={"epochs": 300}, root=ROOT, threads=1)
+    command = [sys.executable, "-m", "twostep.sweep", "grid_gmm", "--profile", "smoke", "--seeds", "0", "1",
+               "-p", "epochs", "300", "--out", str(out), "--workers", "1", "--threads", "1"]
+    sweep = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
+    deadline = time.time() + 400
+    while time.time() < deadline and not (any(is_complete(s, out) for s in specs)
+                                           and list(out.glob("runs/grid_gmm/.*-attempt-*"))):
+        time.sleep(0.5)
+    (done,) = [s for s in specs if is_complete(s, out)]
+    time.sleep(2)  # inside the second run's notebook
+    children = psutil.Process(sweep.pid).children(recursive=True)
+    assert children, "the sweep runs its notebooks in worker processes"
+    sweep.send_signal(signum)
+    output, _ = sweep.communicate(timeout=120)
+    assert sweep.returncode != 0, output
+    gone, alive = psutil.wait_procs(children, timeout=30)
+    assert not alive, f"left running after the sweep stopped: {[p.pid for p in alive]}"
+    (left,) = [s for s in specs if s.key != done.key]
+    assert not is_complete(left, out)
+    stamp = (done.folder(out) / "run.json").stat().st_mtime_ns
+    again = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "2 of 2 runs complete (1 from earlier sweeps), 0 failed" in again.stdout
+    assert (done.folder(out) / "run.json").stat().st_mtime_ns == stamp and is_complete(left, out)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -23,20 +24,34 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically (temporary file in the same folder, then rename)."""
+    """Write ``data`` to ``path`` atomically (temporary file in the same folder, then rename): on a
+    full disk nothing is left under ``path`` or beside it, an older file there stays as it was, and
+    the error names the path (:func:`write_error`)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = None
     try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    except OSError as exc:
+        raise write_error(path, exc) from exc
+    finally:
+        if tmp is not None and Path(tmp).exists():
+            Path(tmp).unlink(missing_ok=True)
     return path
+
+
+def write_error(path: str | os.PathLike, exc: BaseException) -> OSError:
+    """An ``OSError`` that names ``path`` (and, for a full disk, says so and what to do), keeping
+    the original's ``errno`` (``ENOSPC`` for a full disk)."""
+    code = getattr(exc, "errno", None)
+    what = ("the disk is full; free space there and run again (nothing half-written is kept)"
+            if code == errno.ENOSPC else str(exc))
+    return OSError(code, f"could not write {path}: {what}")
 
 
 def write_metrics(path: str | os.PathLike, metrics: Mapping[str, Any]) -> Path:

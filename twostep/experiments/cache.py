@@ -14,6 +14,7 @@ load is reported, deleted and rebuilt. The cache folder is ``$TWOSTEP_CACHE``, e
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import shutil
@@ -28,7 +29,7 @@ import torch
 from filelock import FileLock, Timeout
 from torch import nn
 
-from twostep.core.files import sha256_file
+from twostep.core.files import sha256_file, write_error
 from twostep.core.runtime import cache_dir
 
 
@@ -121,14 +122,22 @@ def _load_or_train(name, config, path: Path, build, train, *, use_cache: bool) -
     model = _eval(model)
     if not use_cache:
         return model, {"config": config, "info": dict(info), "cached": False, "path": None}
-    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".tmp-{path.name}-"))
+    tmp = None
     try:
+        tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".tmp-{path.name}-"))
         state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-        torch.save(state, tmp / "weights.pt")
+        weights = io.BytesIO()  # serialised in memory: torch.save's own errors on a full disk say nothing of it
+        torch.save(state, weights)
+        (tmp / "weights.pt").write_bytes(weights.getvalue())
         (tmp / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
         manifest = {"name": name, "config": config, "weights_sha256": sha256_file(tmp / "weights.pt"),
                     "info": json.loads(json.dumps(dict(info), default=float))}
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    except OSError as exc:  # a full disk
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+        raise write_error(path, exc) from exc
+    try:
         try:
             os.rename(tmp, path)
         except OSError:  # another process wrote the same entry first: keep theirs

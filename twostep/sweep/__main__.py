@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
 from pathlib import Path
 from typing import Any
@@ -45,7 +46,14 @@ def main(argv: list[str] | None = None) -> int:
                  root=root, threads=args.threads)
     print(f"{len(specs)} runs of {', '.join(names)} (profile {args.profile}, seeds {args.seeds}) into {Path(args.out)}",
           flush=True)
-    result = run_sweep(specs, args.out, workers=args.workers, scheduler=args.scheduler, root=root)
+    try:
+        result = run_sweep(specs, args.out, workers=args.workers, scheduler=args.scheduler, root=root)
+    except OSError as exc:
+        if exc.errno != errno.ENOSPC:
+            raise
+        print(f"sweep stopped: {exc.strerror or exc}\nFinished runs under {Path(args.out).resolve()} are kept; "
+              "once there is space, the same command resumes.", file=sys.stderr, flush=True)
+        return 1
     print(result.summary(), flush=True)
     return 1 if result.failed else 0
 

@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from twostep.core.files import atomic_write_bytes
 from twostep.sweep.execution import (
     DEFAULT_PROFILE,
     execute,
@@ -188,7 +189,8 @@ def execute_run(spec: RunSpec, out: str, root: str) -> dict[str, Any]:
     except Exception as exc:  # noqa: BLE001 - a run that cannot even start is a failed run too
         record.update(status="failed", error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc())
     record["seconds"] = round(time.perf_counter() - start, 1)
-    (attempt / RUN_FILE).write_text(json.dumps(record, indent=2, default=str) + "\n")
+    # on a full disk this raises, naming the file; the attempt stays hidden (cleared at the next start), never a run
+    atomic_write_bytes(attempt / RUN_FILE, (json.dumps(record, indent=2, default=str) + "\n").encode())
     # Into place: an older failed attempt under the key is replaced; a complete one (written by a
     # concurrent attempt of the same run) is kept.
     if final.exists() and not is_complete(spec, out_path):

@@ -5,13 +5,13 @@ atomically (to a temporary file, then renamed) so a reader never sees half a tab
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from twostep.core.files import atomic_write_bytes
 
 ID_COLUMNS = ["notebook", "key", "seed"]
 PLAN_FILE = "plan.json"  # the runs of the folder's latest sweep, which its tables and the book use
@@ -59,10 +59,7 @@ def summary_frame(results: pd.DataFrame) -> pd.DataFrame:
 
 
 def _write_atomic(frame: pd.DataFrame, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-", suffix=".tmp")
-    with os.fdopen(fd, "w") as handle:
-        frame.to_csv(handle, index=False)
-    os.replace(tmp, path)
+    atomic_write_bytes(path, frame.to_csv(index=False).encode())
 
 
 def completed_runs(out: Path, keys: Iterable[tuple[str, str]] | None = None):
@@ -93,10 +90,7 @@ def write_plan(out: Path, specs) -> None:
     """``plan.json``: the notebook, key, seed, profile and grid values of every run of the sweep."""
     plan = [{"notebook": s.notebook, "key": s.key, "seed": s.seed, "profile": s.profile, "grid": dict(s.grid)}
             for s in specs]
-    fd, tmp = tempfile.mkstemp(dir=out, prefix=f".{PLAN_FILE}-", suffix=".tmp")
-    with os.fdopen(fd, "w") as handle:
-        json.dump(plan, handle, indent=1, default=str)
-    os.replace(tmp, Path(out) / PLAN_FILE)
+    atomic_write_bytes(Path(out) / PLAN_FILE, json.dumps(plan, indent=1, default=str).encode())
 
 
 def read_plan(out: Path) -> list[dict[str, Any]]:

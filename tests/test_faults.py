@@ -90,7 +90,7 @@ def test_a_full_disk_while_a_cache_entry_is_written_leaves_no_entry_and_the_next
     assert torch.equal(again.weight, torch.full((512, 512), 0.5))
 
 
-def test_a_full_disk_while_a_figure_is_saved_is_an_error_naming_the_file(small_disk):
+def test_a_full_disk_while_a_figure_is_saved_fails_with_enospc_not_a_truncated_file(small_disk):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -101,7 +101,7 @@ def test_a_full_disk_while_a_figure_is_saved_is_an_error_naming_the_file(small_d
     with pytest.raises(OSError) as err:
         fig.savefig(disk / "figure.png", dpi=150)
     plt.close(fig)
-    assert err.value.errno == errno.ENOSPC
+    assert err.value.errno == errno.ENOSPC  # matplotlib's error names no file: the run's record names the folder
 
 
 @pytest.mark.sweep  # starts a Dask worker: run with the sweep tests, after the parallel ones
@@ -128,3 +128,21 @@ def test_a_sweep_on_a_full_disk_fails_loudly_and_resumes_once_space_is_back(smal
     again = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=ROOT)
     assert again.returncode == 0, again.stdout + again.stderr
     assert "1 of 1 runs complete (0 from earlier sweeps), 0 failed" in again.stdout
+
+
+def test_a_run_whose_notebook_hit_a_full_disk_says_so_and_where(tmp_path, monkeypatch):
+    """A figure (or any file a notebook writes itself) on a full disk fails its cell with a bare
+    ENOSPC; the run's record adds which folder's disk is full."""
+    import papermill
+
+    from twostep.sweep import runner
+
+    def full(*args, **kwargs):
+        raise papermill.PapermillExecutionError(7, 7, "fig.savefig(out / 'x.png')", "OSError",
+                                                "[Errno 28] No space left on device", [])
+
+    monkeypatch.setattr(runner, "execute", full)
+    spec = runner.plan(["grid_gmm"], profile="smoke", seeds=[0], root=ROOT, threads=1)[0]
+    record = runner.execute_run(spec, str(tmp_path), str(ROOT))
+    assert record["status"] == "failed" and record["cell_index"] == 7
+    assert f"the disk is full under {spec.folder(tmp_path).parent}" in record["error"]

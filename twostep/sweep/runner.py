@@ -186,6 +186,8 @@ def execute_run(spec: RunSpec, out: str, root: str) -> dict[str, Any]:
     except papermill.PapermillExecutionError as exc:
         record.update(status="failed", cell_index=exc.cell_index, execution_count=exc.exec_count,
                       error=f"{exc.ename}: {exc.evalue}")
+        if "No space left on device" in str(exc.evalue):  # a figure or a file the notebook wrote itself
+            record["error"] += f" (the disk is full under {final.parent}; free space and run the sweep again)"
     except Exception as exc:  # noqa: BLE001 - a run that cannot even start is a failed run too
         record.update(status="failed", error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc())
     record["seconds"] = round(time.perf_counter() - start, 1)

@@ -401,8 +401,10 @@ def test_the_page_names_each_seeds_joint_model_its_epochs_and_whether_it_converg
     section = page.split("## Claim by claim")[1].split("## How the verdicts")[0]
     assert "| 5 | does not hold |" in section and "VaDE protocol (30 epochs, converged)" in section
     assert "from two-step (10 epochs, not converged)" in section
-    # one seed: no seed table
-    assert "| seed | in this seed |" not in render(evaluate_runs({"mnist_fid": runs[:1]}), "note")
+    # one seed: no seed table, and the short row says what the seed itself shows beside "undecided"
+    single = render(evaluate_runs({"mnist_fid": runs[:1]}), "note")
+    assert "| seed | in this seed |" not in single
+    assert "| 1 (in it: holds) |" in single.split("## Every effect")[0]
     with pytest.raises(ValueError, match="mnist_fid: 3 runs but seeds"):
         evaluate_runs({"mnist_fid": runs}, {"mnist_fid": [0, 1]})
 

@@ -294,8 +294,9 @@ def render(rows: list[dict], profile_note: str, figure: str | None = None) -> st
     ]
     for r in rows:
         chapter = f"{{doc}}`{CHAPTERS.get(r['experiment'], r['experiment'])}, {r['figure']} <{r['experiment']}>`"
+        alone = f" (in it: {RUN_WORDS[r['seed_verdicts'][0]]})" if r["n"] == 1 and r["seed_verdicts"] else ""
         lines.append(f"| {badge(r['verdict'])} | {chapter}: {r['claim']} | {_effect_cell(r)} | {r['instrument']} "
-                     f"| {r['n']} |")
+                     f"| {r['n']}{alone} |")
     if figure:
         lines += ["", "## Every effect against its margin", "",
                   f"```{{figure}} {figure}", ":name: claims-effects", ":width: 100%", "",

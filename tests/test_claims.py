@@ -375,6 +375,12 @@ def test_celeba_claims_are_decided_on_inception_kid_with_the_offline_distance_be
     assert "FD [celeba_rotnet] best joint" in joint["numbers"] and "Inception KID best joint" in joint["numbers"]
     page = render(evaluate_runs({"celeba_fid": runs}), "note")
     assert "On FD [celeba_rotnet]: not reproduced" in page
+    # the two instruments' agreement is shown at every seed, and a seed without the check says so
+    for m, tau in zip(runs, (-0.11, 0.2, 0.5), strict=True):
+        m.update({"inception_check.kendall_tau_fid": tau, "inception_check.kendall_tau_kid": tau / 2})
+    del runs[2]["inception_check.kendall_tau_kid"]
+    page = render(evaluate_runs({"celeba_fid": runs}), "note")
+    assert "seed by seed: FID -0.11 / 0.20 / 0.50; KID -0.06 / 0.10 / not run." in page
     # without the Inception check the offline measure decides, and the page says why
     offline = [{k: v for k, v in m.items() if "inception" not in k} for m in runs]
     joint = [r for r in evaluate_runs({"celeba_fid": offline}) if r["experiment"] == "celeba_fid"][1]

@@ -150,6 +150,9 @@ def evaluate_runs(runs_by_experiment: Mapping[str, Sequence[Metrics]],
             continue
         row.update(instrument=decision["instrument"], cells=decision["cells"], other=decision["other"],
                    note=decision["note"])
+        if claim.inception is not None:  # how far the two instruments agree, seed by seed
+            row["agreement"] = {name: [m.get(f"inception_check.kendall_tau_{name}") for m in runs]
+                                for name in ("fid", "kid")}
         row["verdict"] = NOT_RUN if NOT_RUN in row["seed_verdicts"] else combine_cells([c["verdict"] for c in row["cells"]])
         rows.append(row)
     return rows
@@ -336,6 +339,11 @@ def details(row: dict) -> list[str]:
         other = row["other"]
         lines.append(f"- On {other['instrument']}: {other['verdict']} ("
                      + "; ".join(cell_text(c) for c in other["cells"]) + ").")
+    if row.get("agreement"):
+        def taus(values):
+            return " / ".join("not run" if v is None else f"{v:.2f}" for v in values)
+        lines.append(f"- Kendall's τ of the offline distance against Inception over the checked models, seed by seed: "
+                     f"FID {taus(row['agreement']['fid'])}; KID {taus(row['agreement']['kid'])}.")
     if row["n"] > 1 and row["seed_numbers"]:
         lines += ["", "| seed | in this seed | measured |", "|---|---|---|"]
         lines += [f"| {seed if seed is not None else '?'} | {RUN_WORDS[v]} | {numbers} |"

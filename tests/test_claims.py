@@ -13,6 +13,7 @@ from twostep.book.claims import (
     main,
     render,
 )
+from twostep.book.intervals import MAX_SEEDS
 from twostep.book.notebooks import notebook_names
 from twostep.book.rules import CLAIMS, NOT_REPRODUCED, NOT_RUN, PARTLY, REPRODUCED, UNDECIDED, claim_models, combine_cells
 
@@ -240,6 +241,9 @@ def test_claims_over_seeds_are_decided_by_the_interval_of_each_effect():
     assert refit["seeds_needed"] == 7 and bottom["verdict"] == UNDECIDED  # joint - VAE: 8, 6, 6 > 0 clearly
     page = render(rows, "note")
     assert "about 7 seeds would decide it at the observed spread" in page and "Seeds to decide it: about 7 (now 3)" in page
+    # a mean a hair from the margin: no count of seeds is named, the page says "more than"
+    refit["seeds_needed"] = MAX_SEEDS + 1
+    assert f"Seeds to decide it: more than {MAX_SEEDS} (a mean this close to the margin)" in render(rows, "note")
     # the same effect, clearly failing in every seed: not reproduced; holding at one comparison and failing at the other: partly
     fails = evaluate_runs({"grid_gmm": [grid(0, 8, 2), grid(1, 8, 1), grid(0, 9, 3)]})[1]
     assert fails["cells"][0]["verdict"] == NOT_REPRODUCED and fails["cells"][1]["verdict"] == REPRODUCED
@@ -349,7 +353,7 @@ def test_mnist_claims_are_decided_on_inception_where_the_instruments_disagree():
     assert second["instrument"] == "Inception KID" and second["verdict"] == PARTLY  # holds at 10, fails at 50
     assert second["other"]["instrument"] == "FD [mnist_cnn]" and second["other"]["verdict"] == REPRODUCED
     assert "Inception KID: FD [mnist_cnn] says reproduced" in second["note"]
-    assert "Inception KID best joint (by held-out objective) vs two-step diag: 10: 19.00e-3" in second["numbers"]
+    assert "Inception KID best joint (by held-out objective) vs two-step diag: 10: 19.00 ± 0.00 ×10⁻³" in second["numbers"]
     # Inception in only some seeds: the offline measure decides
     mixed = [with_kid(runs[0], kid), runs[1], runs[2]]
     assert [r["instrument"] for r in evaluate_runs({"mnist_fid": mixed}) if r["experiment"] == "mnist_fid"] == [

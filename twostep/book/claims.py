@@ -333,8 +333,9 @@ def details(row: dict) -> list[str]:
     lines += [f"- {c['verdict']}: {cell_text(c)}." for c in row["cells"]]
     if row["verdict"] == UNDECIDED:
         need = seeds_to_decide(row)
-        lines.append(f"- Seeds to decide it: {'none would, at this spread' if need is None else f'about {need}'} "
-                     f"(now {row['n']}).")
+        say = ("none would, at this spread" if need is None else
+               f"more than {MAX_SEEDS} (a mean this close to the margin)" if need > MAX_SEEDS else f"about {need}")
+        lines.append(f"- Seeds to decide it: {say} (now {row['n']}).")
     if row.get("other"):
         other = row["other"]
         lines.append(f"- On {other['instrument']}: {other['verdict']} ("

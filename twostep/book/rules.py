@@ -70,7 +70,11 @@ def measure_label(measure: str) -> str:
 
 def _fmt(measure: str, value: float) -> str:
     """A value of ``measure`` as printed: KID x 1000 (its usual scale), distances to 2 decimals."""
-    return f"{1000 * value:.2f}e-3" if measure == INCEPTION_KID else f"{value:.2f}"
+    if measure != INCEPTION_KID:
+        return f"{value:.2f}"
+    values = getattr(value, "values", None)  # a statistic over seeds keeps its spread, scaled alike
+    scaled = type(value)([1000 * v for v in values]) if values is not None else 1000 * value
+    return f"{scaled:.2f} ×10⁻³"
 
 
 @dataclass(frozen=True)

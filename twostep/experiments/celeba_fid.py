@@ -117,6 +117,6 @@ def celeba_setup(cfg: CelebAConfig, device: str | torch.device) -> CelebASetup:
     evaluator = FIDEvaluator(networks, unit_range(x_test), n_batches=cfg.n_batches,
                              batch_size=min(cfg.fid_batch_size, len(x_train)),
                              quality_rows=min(QUALITY_ROWS, cfg.n_fid_samples))
-    scorer = SampleScorer(evaluator, cfg.n_fid_samples, samples_saved=cfg.samples_saved, keep=max(cfg.inception_samples, cfg.fid_infinity_samples),
+    scorer = SampleScorer(evaluator, cfg.n_fid_samples, samples_saved=cfg.samples_saved, keep=cfg.samples_kept,
                           to_unit=unit_range)
     return CelebASetup(x_train, x_test, found, features, info, networks, evaluator, scorer)

@@ -239,6 +239,11 @@ class SweepConfig(FIDConfig):
                              f"continues the authors' budget, joint_epochs={self.joint_epochs} (or 0: skip it)")
         return self
 
+    @property
+    def samples_kept(self) -> int:
+        """Samples per model the scorer keeps as saved (uint8): what the Inception check and FID∞ read."""
+        return max(self.inception_samples, self.fid_infinity_samples)
+
     @model_validator(mode="after")
     def _inception_check_size(self):
         if self.inception_samples and not 8 <= self.inception_samples <= self.n_fid_samples:

@@ -116,6 +116,16 @@ def test_grid_joint_numbers_show_the_variants_and_the_budget():
     text = numbers("grid_gmm", m)[1]
     assert "joint GMM-VAE (1250 epochs, not converged) 0" in text
     assert "prior at a 100× learning rate 7" in text and "k-means++ means 0" in text
+    # the converged model that did not converge: whether the claim's measure plateaued along its run
+    m.update({"joint_gmm_vae_converged.modes_covered": 0.0, "joint_converged_then_gmm.modes_covered": 16.0,
+              "joint_gmm_vae_converged.epochs": 10000.0, "joint_gmm_vae_converged.converged": 0.0,
+              "joint_gmm_vae_converged.heldout_improvement_last_epoch": -0.001,
+              "joint_gmm_vae_converged.modes_plateaued": 1.0})
+    text = numbers("grid_gmm", m)[1]
+    assert ("joint GMM-VAE (10000 epochs, not converged; held-out objective -0.10% in its last epoch; modes covered "
+            "plateaued over its last half) 0") in text
+    m["joint_gmm_vae_converged.modes_plateaued"] = 0.0
+    assert "modes covered still moving in its last half" in numbers("grid_gmm", m)[1]
 
 
 def wgan(base, gmm, coverage):

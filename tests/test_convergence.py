@@ -16,7 +16,7 @@ from twostep.experiments.joint_runs import (
     scan_learning_rates,
 )
 from twostep.joint import GMMVAE, train_joint
-from twostep.nn.convergence import UntilConverged, convergence, extrapolate, window_epochs
+from twostep.nn.convergence import UntilConverged, convergence, extrapolate, plateaued, window_epochs
 from twostep.nn.training import train_model
 from twostep.priors import GMMPrior
 
@@ -249,6 +249,31 @@ def test_a_short_run_is_the_prefix_of_a_long_one_to_the_last_bit():
     assert list(runs["joint_converged_3"].history) == list(long.history)
     with pytest.raises(ValueError, match="before its prefix"):
         run_joint_with_prefix(lambda: _conv_joint(3), images, prefix=5, epochs=3, desc="x", **common)
+    # several snapshots of one trajectory: each is the run of that many epochs; one past a stop is not taken
+    from twostep.experiments.joint_runs import run_joint_with_snapshots
+
+    four = run_joint(lambda: _conv_joint(3), images, epochs=4, desc="four", **common)
+    end, taken = run_joint_with_snapshots(lambda: _conv_joint(3), images, snapshots=(4, 2, 40), epochs=6,
+                                          stop=UntilConverged(), desc="snapshots", **common)
+    assert sorted(taken) == [2, 4] and list(end.history) == list(long.history)
+    for separate, shared in ((short, taken[2]), (four, taken[4])):
+        assert all(torch.equal(a, b) for a, b in zip(separate.model.state_dict().values(),
+                                                     shared.model.state_dict().values(), strict=True))
+        assert separate.metrics("j") == shared.metrics("j")
+
+
+def test_a_measure_plateaus_when_it_holds_one_value_over_the_runs_last_half():
+    flat = {1250: 2.0, 2500: 0.0, 3750: 0.0, 5000: 0.0, 6250: 0.0, 7500: 0.0, 8750: 0.0, 10000: 0.0}
+    assert plateaued(flat)  # it moved early on, not over the last half (epochs 5000 to 10000)
+    assert not plateaued({**flat, 7500: 1.0})  # one change inside the last half
+    assert plateaued({**flat, 7500: 1.0}, tolerance=1.0)
+    assert not plateaued({5000: 0.0, 10000: 0.0})  # two points are too few to say
+    assert plateaued({5000: 0.0, 10000: 0.0}, min_points=2)
+    assert not plateaued(flat, share=0.9)  # the window then reaches back to epoch 1000: 2.0 at 1250 is inside
+    with pytest.raises(ValueError, match="non-finite"):
+        plateaued({**flat, 10000: float("nan")})
+    with pytest.raises(ValueError, match="at least one epoch"):
+        plateaued({})
 
 
 def test_learning_rate_scan_chooses_on_the_held_out_objective_alone():

@@ -218,3 +218,46 @@ def test_sequence_sentence_reads_each_priors_pitch_measures_beside_the_real_audi
     assert sequence_sentence(metrics) == (
         "- Sequences: voiced and in tune 0.10 (HMM), 0.20 (GMM ignoring time), 0.30 (GRU), real 0.40; "
         "note changes per second 0.00, 1.00, 2.00, real 3.00.")
+
+
+def test_grid_joint_trajectory_reads_one_run_at_its_snapshots():
+    """The grid chapter's until-converged joint GMM-VAE: its prefix is the authors' model, its snapshots
+    are the models at those epochs (a separate run of that length gives the same weights), the ends keep
+    the scores the chapter already has, the rest are scored from their own samples, and the metrics say
+    whether modes covered plateaued."""
+    import torch
+
+    from twostep.experiments.configs import GridConfig
+    from twostep.experiments.grid_gmm import (CONVERGED_JOINT, grid_joint_runs, snapshot_epochs, trajectory_metrics,
+                                              trajectory_scores)
+    from twostep.experiments.joint_runs import run_joint
+    from twostep.core.seeds import stage_seed
+    from twostep.joint import GMMVAE
+    from twostep.experiments.grid_gmm import grid_network
+
+    assert snapshot_epochs(1250, 1250, 10000) == [1250, 2500, 3750, 5000, 6250, 7500, 8750]
+    assert snapshot_epochs(0, 1250, 10000) == []
+    cfg = GridConfig(hidden_dim=16, epochs=4, joint_epochs=4, joint_max_epochs=12, joint_snapshot_every=4,
+                     n_per_mode=10, n_samples=64, illustrate=False)
+    data = make_grid_gaussians(10, 2, 2, seed=0)
+    runs, initial, snapshots = grid_joint_runs(cfg, data, device="cpu", variants={})
+    assert set(runs) == {CONVERGED_JOINT, "joint_gmm_vae"} and runs["joint_gmm_vae"].epochs == 4
+    end = runs[CONVERGED_JOINT].epochs
+    assert sorted(snapshots) == sorted({4, 8, end} & set(range(end + 1)))
+    seed = stage_seed(cfg.seed, "joint")
+    alone = run_joint(lambda: GMMVAE.random_init(grid_network(latent_dim=5, hidden_dim=16, beta=0.1), 16, seed=seed),
+                      data.train, seed=seed, epochs=4, lr=1e-4, batch_size=None, device="cpu", desc="t",
+                      validation=data.val)
+    assert all(torch.equal(a, b) for a, b in zip(alone.model.state_dict().values(),
+                                                 snapshots[4].state_dict().values(), strict=True))
+    known = {4: {"modes_covered": 3.0, "high_quality_fraction": 0.5}}
+    scores = trajectory_scores(snapshots, data, n_samples=64, seed=0, known=known)
+    assert list(scores) == sorted(snapshots) and scores[4] == known[4]
+    assert all(0 <= s["modes_covered"] <= 16 and 0 <= s["high_quality_fraction"] <= 1 for s in scores.values())
+    again = trajectory_scores(snapshots, data, n_samples=64, seed=0, known=known)
+    assert again == scores  # its own seed stream
+    metrics = trajectory_metrics("j", {4: {"modes_covered": 3.0}, 8: {"modes_covered": 0.0},
+                                       12: {"modes_covered": 0.0}, 16: {"modes_covered": 0.0}})
+    assert metrics == {"j.modes_covered_at_epoch_4": 3.0, "j.modes_covered_at_epoch_8": 0.0,
+                       "j.modes_covered_at_epoch_12": 0.0, "j.modes_covered_at_epoch_16": 0.0,
+                       "j.modes_plateaued": 1.0}

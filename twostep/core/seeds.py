@@ -26,6 +26,8 @@ STAGES = {
     "samples": "the draws from a model that its scores (FD, KID, coverage) and figures use; index: one per model "
                "where a chapter draws from several models in turn",
     "variant samples": "the grid chapter's draws from its joint variants (one index per variant)",
+    "trajectory samples": "the grid chapter's draws from its until-converged joint model at the epochs it is read "
+                          "(index: the snapshot)",
     "joint": "a joint model's initialisation, minibatch order and noise, and its held-out objective's noise",
     "segment": "each independent segment of a sequence prior's sample (index: the segment)",
     "generated audio": "the audio each model of a chapter generates (index: the model)",

@@ -267,6 +267,7 @@ class GridConfig(NotebookConfig):
     joint_epochs: NonNegativeInt = Field(1250, description='full-batch epochs of the joint GMM-VAE; authors: 1250')
     joint_prior_lr: PositiveFloat = Field(1e-2, description='the "prior can move" variant: Adam learning rate of the joint GMM\'s parameters (network: 1e-4)')
     joint_max_epochs: NonNegativeInt = Field(10000, description="the joint GMM-VAE (and the prior-lr variant) trained on until its held-out objective converges, at most this long (0: skip); the claim reads the converged one")
+    joint_snapshot_every: NonNegativeInt = Field(1250, description="the joint GMM-VAE trained until converged is sampled every this many epochs from joint_epochs on, to show whether its modes covered plateaued (0: only at its two ends)")
     beta: PositiveFloat = Field(0.1, description='KL weight of the loss L1 + beta * KL (authors: 0.1), i.e. a Laplace decoder of scale beta')
     n_init: PositiveInt = Field(10, description='EM restarts of each two-step GMM; authors: 10')
     n_per_mode: Annotated[int, Field(ge=5)] = Field(100, description='training points per mixture component (validation/test use a fifth of it each); authors: 100')

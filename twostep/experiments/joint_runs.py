@@ -6,13 +6,14 @@ from __future__ import annotations
 import copy
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 from torch import nn
 
+from twostep.core.checks import check_int
 from twostep.core.keys import JOINT_RUNS, ModelKey, joint, two_step
 from twostep.core.profiling import phased
 from twostep.core.seeds import seed_everything
@@ -123,36 +124,44 @@ def scan_learning_rates(build: Callable[[], nn.Module], data, lrs, *, epochs: in
     return LearningRateScan(start, curves)
 
 
-def run_joint_with_prefix(build: Callable[[], nn.Module], data, *, prefix: int, seed: int, epochs: int,
-                          stop: Callable[[History], bool] | None = None, **kwargs) -> tuple[JointRun, JointRun]:
-    """:func:`run_joint` once, and its first ``prefix`` epochs as a run of their own: ``(run,
-    prefix_run)``. Training draws the same numbers whatever its length (shuffling and noise are
-    seeded once, the held-out objective has its own), so the prefix run is, to the last bit, the run
-    :func:`run_joint` would train with ``epochs=prefix`` (the last weights kept, no stop rule); one
-    trajectory instead of two. The run must reach ``prefix`` epochs (a stop rule such as
-    :class:`~twostep.nn.convergence.UntilConverged` whose ``min_epochs`` is at least ``prefix``)."""
-    from_prefix: dict[str, object] = {}
+def run_joint_with_snapshots(build: Callable[[], nn.Module], data, *, snapshots: Sequence[int], seed: int, epochs: int,
+                             stop: Callable[[History], bool] | None = None,
+                             **kwargs) -> tuple[JointRun, dict[int, JointRun]]:
+    """:func:`run_joint` once, and its first ``e`` epochs as a run of their own for every ``e`` of
+    ``snapshots``: ``(run, {e: snapshot_run})``. Training draws the same numbers whatever its length
+    (shuffling and noise are seeded once, the held-out objective has its own), so each snapshot is, to
+    the last bit, the run :func:`run_joint` would train with ``epochs=e`` (the last weights kept, no
+    stop rule): one trajectory instead of several. A snapshot past the epoch where a stop rule ended the
+    run is not taken (the returned dict holds those the run reached). Snapshots are copies taken between
+    epochs and draw no random numbers."""
+    wanted = sorted({check_int("snapshot", e, minimum=1) for e in snapshots})
+    taken: dict[int, JointRun] = {}
+    trained: dict[str, nn.Module] = {}
 
     def watch(history: History) -> bool:
-        if len(history) == prefix:
-            model = trained["model"]
-            snapshot = copy.deepcopy(model).eval()
+        if len(history) in wanted:
+            snapshot = copy.deepcopy(trained["model"]).eval()
             cut = History(list(history))
             cut.validation, cut.seconds = list(history.validation), list(history.seconds)
             cut.best_epoch = None  # as run_joint leaves it: the last weights are kept
-            from_prefix["run"] = JointRun(snapshot, cut, cut.seconds[-1])
+            taken[len(history)] = JointRun(snapshot, cut, cut.seconds[-1])
         return bool(stop and stop(history))
-
-    trained: dict[str, nn.Module] = {}
 
     def built() -> nn.Module:
         trained["model"] = build()
         return trained["model"]
 
-    run = run_joint(built, data, seed=seed, epochs=epochs, stop=watch, **kwargs)
-    if "run" not in from_prefix:
+    return run_joint(built, data, seed=seed, epochs=epochs, stop=watch, **kwargs), taken
+
+
+def run_joint_with_prefix(build: Callable[[], nn.Module], data, *, prefix: int, **kwargs) -> tuple[JointRun, JointRun]:
+    """:func:`run_joint_with_snapshots` with one snapshot, the first ``prefix`` epochs: ``(run,
+    prefix_run)``. The run must reach ``prefix`` epochs (a stop rule such as
+    :class:`~twostep.nn.convergence.UntilConverged` whose ``min_epochs`` is at least ``prefix``)."""
+    run, taken = run_joint_with_snapshots(build, data, snapshots=(prefix,), **kwargs)
+    if prefix not in taken:
         raise ValueError(f"the run stopped after {run.epochs} epochs, before its prefix of {prefix}")
-    return run, from_prefix["run"]
+    return run, taken[prefix]
 
 
 def run_joint_plans(plans: list[tuple[str, int, int, Callable[[History], bool] | None]],

@@ -159,3 +159,29 @@ class UntilConverged:
         if not curve:
             raise ValueError("UntilConverged needs a validation set (train_model(..., validation=...))")
         return len(curve) >= self.min_epochs and convergence(curve, **self.rule).converged
+
+
+# A measure read along one run (at snapshot epochs) has plateaued when it took one value at every
+# snapshot of the run's last half, and there are at least this many such snapshots.
+PLATEAU_SHARE = 0.5
+PLATEAU_MIN_POINTS = 3
+
+
+def plateaued(trajectory: dict[int, float], *, share: float = PLATEAU_SHARE, min_points: int = PLATEAU_MIN_POINTS,
+              tolerance: float = 0.0) -> bool:
+    """Whether a measure of a model read at several epochs of one run (``{epoch: value}``, the run's
+    last epoch included) stopped moving: over the snapshots of the last ``share`` of the run (epoch
+    at least ``(1 - share)`` times the last), at least ``min_points`` of them, its values span at
+    most ``tolerance``. For a measure that decides a claim (modes covered, say) where the training
+    objective itself has not met :func:`convergence`'s rule: the model still improves its objective
+    but no longer on the claim's measure."""
+    share = check_float("share", share, minimum=0.0, strict_minimum=True)
+    min_points = check_int("min_points", min_points, minimum=2)
+    tolerance = check_float("tolerance", tolerance, minimum=0.0)
+    if not trajectory:
+        raise ValueError("plateaued needs a trajectory of at least one epoch")
+    last = max(trajectory)
+    tail = [float(v) for e, v in trajectory.items() if e >= (1 - share) * last]
+    if any(not math.isfinite(v) for v in tail):
+        raise ValueError("the trajectory has non-finite values")
+    return len(tail) >= min_points and max(tail) - min(tail) <= tolerance

@@ -197,6 +197,9 @@ def test_missing_metrics_are_not_run_and_the_page_renders(tmp_path):
     assert all(r["verdict"] == NOT_RUN for r in rows[2:])
     page = render(rows, "a note")
     assert page.count("\n| <span") == len(CLAIMS)
+    assert page.startswith("---\nhtml_theme.sidebar_secondary.remove: true\n---\n")  # the table gets the width
+    assert page.count("````{dropdown} ") == len(CLAIMS) == page.count("\n````\n") - 1  # details folded, each closed
+    assert "<small>on modes covered</small>" in page and "<small>1 seed (in it: holds)</small>" in page
     assert ">undecided</span> 2 " in page and ">partly</span> 0 " in page and f">not run</span> {len(CLAIMS) - 2} " in page
     assert "{doc}`Grid, Fig. 2 (top) <grid_gmm>`" in page  # short chapter links
     assert "(one seed: no interval)" in page
@@ -424,7 +427,7 @@ def test_the_page_names_each_seeds_joint_model_its_epochs_and_whether_it_converg
     # one seed: no seed table, and the short row says what the seed itself shows beside "undecided"
     single = render(evaluate_runs({"mnist_fid": runs[:1]}), "note")
     assert "| seed | in this seed |" not in single
-    assert "| 1 (in it: holds) |" in single.split("## Every effect")[0]
+    assert "<small>1 seed (in it: holds)</small>" in single.split("## Every effect")[0]
     with pytest.raises(ValueError, match="mnist_fid: 3 runs but seeds"):
         evaluate_runs({"mnist_fid": runs}, {"mnist_fid": [0, 1]})
 

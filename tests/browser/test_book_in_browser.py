@@ -121,3 +121,52 @@ def test_chapter_loads_with_its_figures_and_audio(browser, base_url, page):
         assert ok and advanced, f"audio player on {page} does not play (source {src!r}, duration {duration})"
     if Path(page).name == "clarinet_hmm":
         assert len(audio) >= 4, "the clarinet chapter has players for real audio and each model"
+
+
+# A table cell squeezed into a narrow column runs to a strip of a few words a line: in the 1280-pixel
+# window a cell of the claims page of more than twice this many characters must hold at least this
+# many a line on average (a cell that is long because it has many lines is fine), and no column of
+# text be narrower.
+MIN_CHARS_PER_LINE = 20  # the new layout holds 25 to 29 in its narrowest cells; the old one 12 to 15
+READABLE_COLUMN_PX = 120
+
+
+def test_claims_page_table_is_readable_at_a_glance(browser, base_url):
+    """The claims page's tables (the summary and any open details) in the 1280 x 900 window: every
+    cell of more than twice MIN_CHARS_PER_LINE characters holds at least that many a line (lines counted
+    from its text's line boxes), no column that holds text is narrower than READABLE_COLUMN_PX, and
+    no table runs past the window's right edge."""
+    _open(browser, f"{base_url}/book/executed/claims.html")
+    tables = browser.execute_script(
+        """
+        const lines = cell => {  // the height of the cell's contents (not of its row) in its lines
+            const range = document.createRange();
+            range.selectNodeContents(cell);
+            return Math.round(range.getBoundingClientRect().height / parseFloat(getComputedStyle(cell).lineHeight));
+        };
+        return Array.from(document.querySelectorAll('main table')).filter(t => t.offsetParent !== null).map(t => {
+            const columns = [];
+            for (const row of t.rows) {
+                Array.from(row.cells).forEach((cell, i) => {
+                    const c = columns[i] || (columns[i] = {chars: 0, width: 0, perLine: Infinity});
+                    const chars = cell.innerText.trim().length;
+                    c.chars = Math.max(c.chars, chars);
+                    c.width = Math.max(c.width, cell.getBoundingClientRect().width);
+                    if (chars > 2 * arguments[0]) c.perLine = Math.min(c.perLine, chars / Math.max(1, lines(cell)));
+                });
+            }
+            return {columns: columns, right: t.getBoundingClientRect().right,
+                    room: document.documentElement.clientWidth, head: t.rows[0].innerText.replace(/\s+/g, ' ').slice(0, 60)};
+        });
+        """, MIN_CHARS_PER_LINE
+    )
+    assert tables, "the claims page shows no table"
+    for table in tables:
+        strips = [(i, round(c["perLine"])) for i, c in enumerate(table["columns"])
+                  if c["perLine"] is not None and c["perLine"] < MIN_CHARS_PER_LINE]
+        assert not strips, (f"cells (column, characters a line) of fewer than {MIN_CHARS_PER_LINE} characters a line "
+                            f"in {table['head']!r}: {strips}")
+        narrow = [(i, round(c["width"])) for i, c in enumerate(table["columns"])
+                  if c["chars"] > 10 and c["width"] < READABLE_COLUMN_PX]
+        assert not narrow, f"columns (index, px) narrower than {READABLE_COLUMN_PX} px in {table['head']!r}: {narrow}"
+        assert table["right"] <= table["room"] + 1, f"{table['head']!r} runs past the window: {table}"

@@ -269,12 +269,17 @@ def seeds_to_decide(row: dict) -> int | None:
 
 
 def render(rows: list[dict], profile_note: str, figure: str | None = None) -> str:
-    """The claims page in MyST Markdown: a summary line; one short row per claim (verdict, claim,
-    effects with their intervals against the margins, instrument, seeds, chapter); the forest
-    plot; each claim's details (numbers, the other instrument, the undecided ones' seeds, seed by
+    """The claims page in MyST Markdown, without the secondary sidebar (its table gets the page's
+    width): a summary line; one short row per claim in three columns (verdict and seeds; chapter and
+    claim; effects with their intervals against the margins, and the instrument); the forest plot;
+    each claim's details folded (numbers, the other instrument, the undecided ones' seeds, seed by
     seed); the rules."""
     counts = {v: sum(r["verdict"] == v for r in rows) for v in VERDICTS}
     lines = [
+        "---",
+        "html_theme.sidebar_secondary.remove: true",
+        "---",
+        "",
         "# Claims and verdicts",
         "",
         "One row per claim of the paper, decided over every seed the build ran. Each claim is one or more",
@@ -292,21 +297,25 @@ def render(rows: list[dict], profile_note: str, figure: str | None = None) -> st
         " ".join(f"{badge(v)} {counts[v]}" for v in counts if counts[v] or v not in (NOT_RUN, UNDECIDED))
         + f" &nbsp; (seeds per claim: {', '.join(map(str, sorted({r['n'] for r in rows})))})",
         "",
-        "| verdict | claim | effect: mean [95% interval] vs margin | instrument | seeds |",
-        "|---|---|---|---|---|",
+        "````{container} wide-table",  # the article takes the removed sidebar's width too (book/_static/twostep.css)
+        "| verdict | claim | effect: mean [95% interval] vs margin |",
+        "|---|---|---|",
     ]
     for r in rows:
         chapter = f"{{doc}}`{CHAPTERS.get(r['experiment'], r['experiment'])}, {r['figure']} <{r['experiment']}>`"
         alone = f" (in it: {RUN_WORDS[r['seed_verdicts'][0]]})" if r["n"] == 1 and r["seed_verdicts"] else ""
-        lines.append(f"| {badge(r['verdict'])} | {chapter}: {r['claim']} | {_effect_cell(r)} | {r['instrument']} "
-                     f"| {r['n']}{alone} |")
+        seeds = f"{r['n']} seed{'' if r['n'] == 1 else 's'}{alone}"
+        lines.append(f"| {badge(r['verdict'])}<br><small>{seeds}</small> | {chapter}: {r['claim']} | {_effect_cell(r)}"
+                     f"<br><small>on {r['instrument']}</small> |")
+    lines.append("````")
     if figure:
         lines += ["", "## Every effect against its margin", "",
                   f"```{{figure}} {figure}", ":name: claims-effects", ":width: 100%", "",
                   "A forest plot: each panel is one comparison of a claim, one line per size; dots are seeds, the bar "
                   "the 95% interval of the mean (the diamond), the dashed line the claim's margin, and the claim holds "
                   "to its right. Colours are the comparisons' verdicts.", "```"]
-    lines += ["", "## Claim by claim", ""]
+    lines += ["", "## Claim by claim", "", "Each claim's numbers, its effects in words, the other instrument and "
+              "every seed's verdict (open a claim to read them).", ""]
     for r in rows:
         lines += details(r)
     lines += ["", "## How the verdicts are decided", ""]
@@ -327,7 +336,7 @@ def details(row: dict) -> list[str]:
     """A claim's details on the claims page: its numbers (mean ± std over seeds), each effect with
     its interval and verdict, the other instrument's verdict, and each seed's verdict and numbers."""
     chapter = CHAPTERS.get(row["experiment"], row["experiment"])
-    lines = [f"### {chapter}, {row['figure']}: {row['verdict']}", "", row["claim"], "",
+    lines = [f"````{{dropdown}} {chapter}, {row['figure']}: {row['verdict']}", "", row["claim"], "",
              f"- Instrument: {row['instrument']}" + (f" ({row['note']})" if row["note"] else "") + ".",
              f"- Measured (mean ± std over {row['n']} seed(s)): {row['numbers']}."]
     lines += [f"- {c['verdict']}: {cell_text(c)}." for c in row["cells"]]
@@ -349,7 +358,7 @@ def details(row: dict) -> list[str]:
         lines += ["", "| seed | in this seed | measured |", "|---|---|---|"]
         lines += [f"| {seed if seed is not None else '?'} | {RUN_WORDS[v]} | {numbers} |"
                   for seed, v, numbers in zip(row["seeds"], row["seed_verdicts"], row["seed_numbers"], strict=True)]
-    return lines + [""]
+    return lines + ["````", ""]
 
 
 def forest_figure(rows: list[dict], path: str | Path) -> Path:

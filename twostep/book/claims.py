@@ -176,8 +176,8 @@ def chapter_summary(experiment: str, metrics: Metrics) -> str:
         raise KeyError(f"no claim of the paper is about {experiment!r}")
     def line(r: dict) -> str:
         verdict = r["seed_verdicts"][0] if r["seed_verdicts"] else NOT_RUN
-        effects = "; ".join(f"{c['label']}{_size(c)} {c['interval'].mean:.3g} (claim's side: "
-                            f"{'>' if c['strict'] else '≥'} {c['margin']:g})" for c in r["cells"])
+        effects = "; ".join(f"{c['label']}{_size(c)} {c['interval'].mean:.3g} (claim's side: {_side(c)})"
+                            for c in r["cells"])
         return (f"- **{r['figure']}, {RUN_WORDS[verdict]} in this run** ({r['instrument']}): {_lower_first(r['claim'])} "
                 f"Measured: {r['numbers']}." + (f" Effects: {effects}." if effects else "")
                 + (f" {r['note'][0].upper()}{r['note'][1:]}." if r["note"] else ""))
@@ -188,6 +188,11 @@ def chapter_summary(experiment: str, metrics: Metrics) -> str:
 
 def _size(cell: dict) -> str:
     return f" at {cell['size']}" if cell["size"] else ""
+
+
+def _side(cell: dict) -> str:
+    """The claim's side of a comparison's margin: ``> 0``, ``≥ -10``."""
+    return f"{'>' if cell['strict'] else '≥'} {cell['margin']:g}"
 
 
 def load_metrics(executed: str | Path) -> dict[str, dict[str, float]]:
@@ -238,8 +243,7 @@ def badge(verdict: str) -> str:
 def cell_text(cell: dict) -> str:
     """One effect in words: ``label at size: mean [low, high] vs margin``, and for an undecided one
     the seeds that would decide it."""
-    side = ">" if cell["strict"] else "≥"
-    text = f"{cell['label']}{_size(cell)}: {cell['interval'].describe()}, claim's side {side} {cell['margin']:g}"
+    text = f"{cell['label']}{_size(cell)}: {cell['interval'].describe()}, claim's side {_side(cell)}"
     if cell["verdict"] == UNDECIDED:
         needed = cell["seeds_needed"]
         text += (" — undecided; " + ("no number of seeds decides it at this spread (its mean is on the margin or "
@@ -257,7 +261,7 @@ def _effect_cell(row: dict) -> str:
         i = c["interval"]
         span = f"{i.mean:.3g}" if i.method == "none" else f"{i.mean:.3g} [{i.low:.3g}, {i.high:.3g}]"
         mark = {REPRODUCED: "✓", NOT_REPRODUCED: "✗", UNDECIDED: "?"}[c["verdict"]]
-        return f"{mark} {c['label']}{_size(c)}: {span} vs {'>' if c['strict'] else '≥'} {c['margin']:g}"
+        return f"{mark} {c['label']}{_size(c)}: {span} vs {_side(c)}"
     return "<br>".join(short(c) for c in row["cells"])
 
 
@@ -442,4 +446,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    import matplotlib
+
+    matplotlib.use("Agg")  # a page generator run as a program: files only, whatever the display
     raise SystemExit(main())

@@ -39,9 +39,6 @@ def fd_curves(stats: Mapping[str, object]) -> dict[str, dict[str, dict[int | Non
 def fd_figure(notebook: str, runs: Sequence[Mapping[str, float]], path: Path) -> Path | None:
     """FD against the number of components, mean and ± std band over seeds, one line per model;
     models without components as horizontal bands. None when the notebook has no FD sweep."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     curves = fd_curves(seed_statistics(runs))
@@ -136,4 +133,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    import matplotlib
+
+    matplotlib.use("Agg")  # a page generator run as a program: files only, whatever the display
     raise SystemExit(main())

@@ -211,9 +211,6 @@ def record(runs: list[RunProfile], label: str, machine: str) -> dict[str, Any]:
 
 def page_section(runs: list[RunProfile], out: Path, *, before: dict[str, Any] | None = None) -> str:
     """The profile's figure (``out/time_profile.png``) and table in Markdown, for the book."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     fig = figure(runs, before, title="Where a seed's time goes (this build)")
     fig.savefig(out / "time_profile.png", dpi=110, bbox_inches="tight")
     seeds = per_seed(runs)
@@ -247,4 +244,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    import matplotlib
+
+    matplotlib.use("Agg")  # a page generator run as a program: files only, whatever the display
     sys.exit(main())

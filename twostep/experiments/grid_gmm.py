@@ -14,6 +14,7 @@ from twostep.experiments.joint_runs import run_joint, run_joint_with_snapshots
 from twostep.joint import GMMVAE
 from twostep.nn.convergence import MIN_JUDGED_EPOCHS, UntilConverged, plateaued
 from twostep.pipeline import TwoStepModel
+from twostep.priors import GMMPrior
 
 
 @phased("scoring")
@@ -183,3 +184,46 @@ def grid_joint_runs(cfg, data: GridData, *, device, variants) -> tuple[dict, dic
                                 epochs=cfg.joint_max_epochs if key.endswith("_converged") else cfg.joint_epochs)
                  for key, (build, extra) in builds.items() if key in variants})
     return runs, initial_means, snapshots
+
+
+def grid_labels(cfg) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
+    """The chapter's models by key and label: Fig. 2's four (``LABELS``), the joint model trained
+    until converged and its refit (``CONVERGED``, with ``cfg.joint_max_epochs``), and the joint
+    variants (``VARIANTS``, only with ``cfg.illustrate``: they decide no claim)."""
+    labels = {"vae": "VAE", "two_step_gmm": "two-step GMM", "joint_gmm_vae": "joint GMM-VAE",
+              "joint_then_gmm": "joint + new GMM"}
+    converged = {CONVERGED_JOINT: "joint GMM-VAE, until converged",
+                 "joint_converged_then_gmm": "joint (converged) + new GMM"} if cfg.joint_max_epochs else {}
+    variants = {"joint_prior_lr": "joint, prior lr ×100", "joint_kmeanspp": "joint, k-means++ means"}
+    if cfg.joint_max_epochs:
+        variants["joint_prior_lr_converged"] = "joint, prior lr ×100, until converged"
+    return labels, converged, variants if cfg.illustrate else {}
+
+
+def two_step_gmm(cfg):
+    """The chapter's two-step GMM prior, unfitted: scikit-learn's EM as the authors call it."""
+    return GMMPrior(cfg.n_components, cfg.covariance_type, n_init=cfg.n_init, max_iter=200, random_state=cfg.seed)
+
+
+def gmm_moves(runs: dict, initial_means: dict, data: GridData) -> tuple[dict[str, float], list[str]]:
+    """How far each joint model's GMM means moved from where they started (mean distance), and a
+    line per model comparing its components' variance with its codes' variance."""
+    moves, lines = {}, []
+    for key, run in runs.items():
+        codes = run.model.autoencoder.encode(data.train)
+        moves[key] = float((run.model.means.detach().cpu() - initial_means[key].cpu()).norm(dim=1).mean())
+        lines.append((key, f"means moved {moves[key]:.3f} on average; mean component variance "
+                           f"{float(run.model.logvars.detach().exp().mean()):.3f}; the codes' variance per "
+                           f"dimension {codes.var(0).mean():.3f}"))
+    return moves, lines
+
+
+def joint_sentence(metrics: dict[str, float], runs: dict, labels: dict[str, str]) -> str:
+    """The chapter's summary line of its joint models: modes, epochs, convergence, how far the means
+    moved, for each key of ``labels`` that was run."""
+    m = metrics
+    return ", ".join(
+        f"{label}: {m[key + '.modes_covered']:.0f}/16 modes after {m[key + '.epochs']:.0f} epochs "
+        f"({'converged' if m.get(key + '.converged') else 'not converged'}; its means moved "
+        f"{m[key + '.mean_shift_of_component_means']:.2f})"
+        for key, label in labels.items() if key in runs)

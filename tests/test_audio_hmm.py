@@ -205,7 +205,7 @@ def test_baum_welch_restarts_keep_the_most_likely_fit():
     lls = multi.init_log_likelihoods_
     assert len(lls) == 4 and len(set(lls)) > 1  # the restarts start differently
     assert lls[0] == single.init_log_likelihoods_[0]  # the first restart is the plain fit
-    assert multi.model_.monitor_.history[-1] == max(lls)
+    assert multi.model_.monitor_.history[-1] == max(lls) == multi.log_likelihood_  # the API: no hmmlearn internals
     np.testing.assert_array_equal(multi.model_.means_, HMMPrior(6, n_iter=30, tol=1e-6, n_init=4, random_state=0)
                                   .fit(seqs).model_.means_)  # deterministic
 
@@ -310,3 +310,26 @@ def test_synthetic_audio_keys_its_cached_models_by_the_seeds_its_files_were_draw
     np.testing.assert_array_equal(data.train_audio[0], synth_clarinet(6.0, 4000, seed=seeds[0])[0])
     assert audio_data("synth", seed=6, **kwargs).config["file_seeds"] != seeds
     assert "file_seeds" not in audio_data("files", seed=5, **{**kwargs, "sample_rate": 8000}).config
+
+
+def test_an_hmm_prior_reports_how_long_a_state_lasts_and_what_its_fit_printed():
+    """A state with self-transition p lasts 1 / (1 - p) frames (geometric durations): the mean over
+    states of such a chain, checked on sampled runs of states; the chapter's description of a fit
+    names its restarts' log-likelihoods and the kept one."""
+    from twostep.experiments.clarinet_hmm import hmm_description
+
+    trans = np.array([[0.9, 0.05, 0.05], [0.1, 0.8, 0.1], [0.25, 0.25, 0.5]])
+    prior = HMMPrior.from_params(np.full(3, 1 / 3), trans, np.eye(3) * 5, np.full((3, 3), 0.1))
+    assert prior.mean_state_frames_ == pytest.approx(1 / (1 - np.mean([0.9, 0.8, 0.5])))
+    _, states = prior.model_.sample(20000, random_state=0)
+    runs = np.diff(np.flatnonzero(np.diff(np.r_[-1, states, -1]) != 0))
+    per_state = [runs[states[np.r_[0, np.cumsum(runs)[:-1]]] == k].mean() for k in range(3)]
+    np.testing.assert_allclose(per_state, [10, 5, 2], rtol=0.15)  # 1 / (1 - p) for each state
+    assert np.isnan(prior.log_likelihood_)  # not fitted by Baum-Welch
+    start, trans, means, variances = random_hmm(seed=2)
+    seqs = [HMMPrior.from_params(start, trans, means, variances).sample(60, seed=s) for s in range(3)]
+    fits = [HMMPrior(3, n_iter=5, n_init=2, random_state=r).fit(seqs) for r in (0, 1)]
+    text = hmm_description(fits[0], fits[1], restarts=2, seconds=1.25, other_start="elsewhere")
+    assert f"last log-likelihood {fits[0].log_likelihood_:.1f}" in text and "(1.2 s in all)" in text
+    assert text.splitlines()[1].startswith("the same from elsewhere: last log-likelihood")
+    assert "\n" not in hmm_description(fits[0], restarts=2, seconds=1.0)

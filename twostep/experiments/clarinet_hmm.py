@@ -21,6 +21,9 @@ from twostep.evaluation.audio import (
 )
 from twostep.experiments.cache import load_or_train
 from twostep.experiments.configs import AudioVAEConfig, ClarinetConfig, as_in
+from twostep.experiments.joint_runs import run_joint, scan_learning_rates
+from twostep.joint import JointHMMVAE, chunk_frames
+from twostep.nn.convergence import UntilConverged
 
 # Bump when a change to the code would change what a cached model is.
 CACHE_FORMAT = 1
@@ -238,3 +241,81 @@ def spectrograms(waves: dict[str, np.ndarray], sample_rate: int, title: str):
     fig.suptitle(title, y=1.02)
     fig.tight_layout()
     return fig
+
+
+def hmm_description(hmm, other=None, *, restarts: int, seconds: float, other_start: str = "") -> str:
+    """What the chapter prints of its Baum-Welch fit (the restarts' final log-likelihoods, the one
+    kept, its iterations and dead states re-seeded), and of the fit from the other start."""
+    text = (f"Baum-Welch, {restarts} restart(s) with final log-likelihoods "
+            f"{', '.join(f'{ll:.0f}' for ll in hmm.init_log_likelihoods_)} ({seconds:.1f} s in all); the most "
+            f"likely, kept: {hmm.n_iter_} iterations, converged: {hmm.converged_}; last log-likelihood "
+            f"{hmm.log_likelihood_:.1f}; dead states re-seeded: {hmm.n_reseeded_}")
+    if other is not None:
+        text += (f"\nthe same from {other_start}: last log-likelihood {other.log_likelihood_:.1f} after "
+                 f"{other.n_iter_} iterations")
+    return text
+
+
+def clarinet_joint_runs(cfg, vae, hmm, data, *, device) -> tuple[dict, Any, dict[str, float], int]:
+    """Fig. 4's joint HMM-VAEs (``cfg``: a :class:`~twostep.experiments.configs.ClarinetConfig`),
+    each trained on chunks of ``cfg.joint_chunk`` frames until its held-out objective (on the test
+    files' chunks) converges, at most ``cfg.joint_epochs`` epochs, from the seed stream "joint":
+    ``random`` (a fresh network and HMM, at ``cfg.joint_lr``) and ``two_step`` (``vae`` and ``hmm``,
+    at the best of ``cfg.joint_two_step_lrs`` by a held-out scan when there are several). Returns
+    ``(runs, scan, lrs, n_chunks)``: the runs by start, the learning-rate scan (None without one), the
+    rate of each start and the number of training chunks."""
+    seed = stage_seed(cfg.seed, "joint")
+    chunks = chunk_frames(data.train_frames, cfg.joint_chunk)
+    heldout = chunk_frames(data.test_frames, cfg.joint_chunk)
+    builds = {
+        "random": lambda: JointHMMVAE.random_init(audio_network(cfg.vae, cfg.frame), cfg.n_states, seed=seed),
+        "two_step": lambda: JointHMMVAE.from_two_step(vae, hmm),
+    }
+    scan = None
+    if len(cfg.joint_two_step_lrs) > 1 and cfg.joint_epochs:
+        scan = scan_learning_rates(builds["two_step"], chunks, cfg.joint_two_step_lrs, epochs=cfg.joint_lr_epochs,
+                                   seed=seed, batch_size=cfg.joint_batch_size, device=device, validation=heldout)
+    lrs = {"random": cfg.joint_lr, "two_step": scan.best if scan else cfg.joint_two_step_lrs[0]}
+    runs = {init: run_joint(build, chunks, seed=seed, epochs=cfg.joint_epochs, lr=lrs[init],
+                            batch_size=cfg.joint_batch_size, device=device,
+                            desc=f"joint HMM-VAE, from {init.replace('_', '-')}", validation=heldout,
+                            stop=UntilConverged())
+            for init, build in builds.items()}
+    return runs, scan, lrs, len(chunks)
+
+
+def clarinet_summary(m: dict[str, float], cfg, *, hmm, runs: dict, seconds: dict[str, float], other_start: str,
+                     start: str) -> list[str]:
+    """The chapter's lines under the claims' verdicts: the real audio's measures, the wall time and
+    each model's training cost (``seconds``: ``total``, ``vae``, ``hmm``), where Baum-Welch starts
+    (with ``cfg.illustrate``: ``start`` against ``other_start``) and how long a state lasts."""
+    def rate_ratio(key):  # note changes per voiced second, as a multiple of the real audio's
+        return m[f"{key}.note_change_rate"] / max(m["real.note_change_rate"], 1e-12)
+
+    vae_s, hmm_s = seconds["vae"], seconds["hmm"]
+    lines = [
+        f"- Real audio for reference: spectral distance {m['real.spectral_distance_db']:.2f} dB, voiced and in tune "
+        f"{m['real.voiced_fraction'] * m['real.in_tune_fraction']:.2f}. Latent log-likelihoods use each model's own "
+        "encoder, so they compare priors on different code spaces.",
+        f"- Wall time {seconds['total']:.0f} s (VAE {vae_s:.0f} s, Baum-Welch {hmm_s:.0f} s, "
+        f"joint {sum(run.seconds for run in runs.values()):.0f} s).",
+        f"- Training cost of each model: two-step {vae_s + hmm_s:.0f} s (VAE and Baum-Welch); joint from random "
+        f"{runs['random'].seconds:.0f} s ({runs['random'].epochs} epochs); joint from two-step "
+        f"{vae_s + hmm_s + runs['two_step'].seconds:.0f} s (two-step, then {runs['two_step'].epochs} epochs). "
+        f"Budget of each joint model: {cfg.joint_epochs} epochs at most.",
+    ]
+    if cfg.illustrate:
+        lines.append(
+            f"- Where Baum-Welch starts: from {start} (the two-step model above) the samples change "
+            f"note {rate_ratio('two_step'):.2f} times as often as the real audio, from {other_start} "
+            f"{rate_ratio('two_step_other_start'):.2f} times ({m['two_step.note_change_rate']:.2f} and "
+            f"{m['two_step_other_start.note_change_rate']:.2f} against {m['real.note_change_rate']:.2f} per voiced "
+            f"second, on {cfg.measure_seconds:.0f} s of each); held-out latent log-likelihood per frame "
+            f"{m['two_step.heldout_latent_loglik_per_frame']:.2f} against "
+            f"{m['two_step_other_start.heldout_latent_loglik_per_frame']:.2f}. "
+            f"Median note {m['two_step.median_note_seconds']:.2f} s and "
+            f"{m['two_step_other_start.median_note_seconds']:.2f} s, real {m['real.median_note_seconds']:.2f} s.")
+    lines.append(f"- A Baum-Welch state lasts {hmm.mean_state_frames_:.1f} frames on average "
+                 f"({cfg.hop / cfg.sample_rate * 1000:.0f} ms each): a note is a chain of states, likely because a "
+                 "frame's code depends on the waveform's phase, and chains that share states change note.")
+    return lines

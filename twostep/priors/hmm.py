@@ -321,3 +321,15 @@ class HMMPrior(Prior):
     @property
     def n_reseeded_(self) -> int:
         return int(getattr(self.model_, "n_reseeded_", 0))
+
+    @property
+    def log_likelihood_(self) -> float:
+        """The training log-likelihood at Baum-Welch's last iteration (of the restart kept; NaN for a
+        prior built with :meth:`from_params`)."""
+        history = self.model_.monitor_.history
+        return float(history[-1]) if history else float("nan")
+
+    @property
+    def mean_state_frames_(self) -> float:
+        """How many frames a state lasts on average: 1 / (1 - the mean self-transition probability)."""
+        return float(1 / (1 - np.diag(self.model_.transmat_).mean()))

@@ -20,12 +20,17 @@ from twostep.evaluation.fid import (
     FeatureNetwork,
     FIDEvaluator,
     SmallCNN,
+    distance_label,
     feature_networks,
     feature_note,
     train_classifier,
 )
 from twostep.evaluation.samples import clustering_accuracy
+from twostep.core.seeds import stage_seed
 from twostep.experiments.cache import load_or_train
+from twostep.experiments.joint_runs import authors_baselines, run_joint, run_label, run_vade
+from twostep.joint import GMMVAE
+from twostep.pipeline import TwoStepModel
 from twostep.experiments.configs import MNISTDataConfig, MnistVAEConfig, WGANPriorConfig
 from twostep.evaluation.scoring import SampleScorer
 from twostep.priors import WGANGPPrior
@@ -165,3 +170,42 @@ def clustering_metrics(x_test: np.ndarray, y_test: np.ndarray, joint_models: dic
         autoencoder, prior = two_step
         metrics[keys.two_step("diag", 10).metric("clustering_accuracy")] = clustering_accuracy(y_test, prior.predict(autoencoder.encode(x_test)))
     return metrics
+
+
+def mnist_joint_runs(cfg, vae, sweep, x_train, heldout, *, device) -> dict:
+    """Fig. 3's joint GMM-VAEs on MNIST (``cfg``: a :class:`~twostep.experiments.configs.MNISTConfig`),
+    from the seed stream "joint": the authors' baselines from two-step
+    (:func:`~twostep.experiments.joint_runs.authors_baselines`) and, where ``cfg.joint_inits`` has
+    "random", one from random initialisation at every ``cfg.joint_components`` size, trained for
+    ``cfg.joint_random_epochs`` with its held-out objective on ``heldout``. Runs by key, in that order."""
+    seed = stage_seed(cfg.seed, "joint")
+    runs = authors_baselines(cfg, vae, sweep, x_train, heldout, likelihood=cfg.joint_likelihood,
+                             batch_size=cfg.joint_batch_size, device=device, seed=seed)
+    for k in cfg.joint_components if "random" in cfg.joint_inits else []:
+        key = str(keys.joint("random", k))
+        runs[key] = run_joint(lambda k=k: GMMVAE.random_init(mnist_network(cfg.vae).to(device), k, seed=seed,
+                                                             likelihood=cfg.joint_likelihood, beta=cfg.joint_beta),
+                              x_train, seed=seed, epochs=cfg.joint_random_epochs, lr=cfg.joint_lr,
+                              batch_size=cfg.joint_batch_size, device=device, desc=run_label(key), validation=heldout)
+    return runs
+
+
+def mnist_vade_runs(cfg, vae, sweep, x_train, heldout, labelled, score, *, device, features: str) -> dict:
+    """The VaDE-protocol joint GMM-VAE at every ``cfg.joint_components`` size (none without
+    ``cfg.vade_epochs``), each from the sweep's diagonal GMM of that size, watched for clustering
+    accuracy on ``labelled`` at 10 components, scored by ``score`` and printed. Runs by key."""
+    runs = {}
+    for k in cfg.joint_components if cfg.vade_epochs else []:
+        key = str(keys.joint("vade", k))
+        run = run_vade(vae, sweep.prior(k, "diag"), x_train, seed=stage_seed(cfg.seed, "joint"),
+                       epochs=cfg.vade_epochs, lr=cfg.vade_lr, batch_size=cfg.vade_batch_size, device=device,
+                       likelihood=cfg.joint_likelihood, beta=cfg.joint_beta, validation=heldout,
+                       labelled=labelled if k == 10 else None, desc=f"joint GMM-VAE ({k}), VaDE protocol")
+        runs[key] = run
+        model = TwoStepModel(run.model.autoencoder, run.model.prior())
+        fid = score(key, model, stage_seed(cfg.seed, "samples"))[features]
+        accuracy = (f"; clustering accuracy {100 * run.accuracy[0]:.1f}% at its start, "
+                    f"{100 * run.accuracy[-1]:.1f}% at the end" if run.accuracy else "")
+        print(f"VaDE protocol, {k:>3} components: {run.epochs} epochs in {run.seconds:.0f} s; "
+              f"{run.convergence.describe()}{accuracy}; {distance_label(features)} {fid.full:.3f}")
+    return runs

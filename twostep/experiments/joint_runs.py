@@ -414,3 +414,33 @@ def equal_compute(score, features: str, runs: dict[str, JointRun], *, step1_epoc
                                              if reached else f"joint from random did not reach it in {run.epochs} epochs "
                                              f"({run.seconds:.0f} s; its best: {best:.2f})."))
     return "\n".join(lines), timings
+
+
+def converged_lines(metrics: dict[str, float], sizes, *, budget: int, features: str) -> list[str]:
+    """A line per joint size in ``sizes`` comparing its model trained on until converged with the
+    same model at the authors' ``budget`` of epochs: held-out objective and distance on
+    ``features``, and whether each got better (the FID chapters' summary)."""
+    lines = []
+    for k in sizes:
+        short, long = str(joint("two_step", k)), str(joint("converged", k))
+        fd = {key: metrics[f"{key}.fid_{features}"] for key in (short, long)}
+        objective = {key: metrics[f"{key}.heldout_objective"] for key in (short, long)}
+        state = "converged" if metrics[long + ".converged"] else "not converged at joint_max_epochs"
+        lines.append(
+            f"- Trained on ({metrics[long + '.epochs']:.0f} epochs instead of {budget}, {state}), "
+            f"the joint model with {k} components went from {objective[short]:.1f} to "
+            f"{objective[long]:.1f} in held-out objective and from {fd[short]:.2f} to {fd[long]:.2f} in "
+            f"{distance_label(features)}: {'better' if objective[long] < objective[short] else 'no better'} on its "
+            f"own objective, {'better' if fd[long] < fd[short] else 'worse'} samples by this distance.")
+    return lines
+
+
+def converged_panels(metrics: dict[str, float], k: int, *, budget: int) -> dict[str, str]:
+    """Sample panels (title -> model key) of the two-step diagonal GMM of ``k`` components, the joint
+    model from it at the authors' ``budget`` and the same trained until converged, each titled with
+    its held-out objective."""
+    keys = {f"two-step diag GMM ({k})": str(two_step("diag", k)),
+            f"joint, {budget} epochs": str(joint("two_step", k)),
+            f"joint, until converged ({metrics[joint('converged', k).metric('epochs')]:.0f} epochs)":
+                str(joint("converged", k))}
+    return {f"{title}\nheld-out objective {metrics[f'{key}.heldout_objective']:.1f}": key for title, key in keys.items()}

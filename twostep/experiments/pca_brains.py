@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from twostep.autoencoders import ConvVAE
 from twostep.core.profiling import phased
 from twostep.data.images import unit_range as to_unit
+from twostep.priors import GMMPrior
 from twostep.evaluation.samples import (
     high_frequency_energy,
     laplacian_variance,
@@ -73,3 +75,42 @@ def sharpness_table(metrics: dict[str, float], names) -> str:
     lines += [f"{n:<26}{metrics[n + '.laplacian_variance_ratio']:>15.3f}{metrics[n + '.high_frequency_ratio']:>12.3f}"
               for n in names]
     return "\n".join(lines)
+
+
+def brains_gmm(cfg):
+    """The chapter's GMM prior (``cfg``: a :class:`~twostep.experiments.configs.PCABrainsConfig`),
+    unfitted: the same for the PCA codes and the conv VAE's."""
+    return GMMPrior(cfg.gmm_components, cfg.covariance_type, n_init=cfg.n_init, reg_covar=cfg.reg_covar,
+                    random_state=cfg.seed)
+
+
+def brains_vae(cfg):
+    """The conv VAE the chapter holds PCA against, untrained: plates of ``cfg.height_px`` x
+    ``cfg.width_px`` pixels, four stride-2 layers, tanh output."""
+    return ConvVAE((1, cfg.height_px, cfg.width_px), cfg.vae_latent_dim, width=cfg.vae_width, depth=4,
+                   output="tanh", beta=cfg.beta)
+
+
+def brains_metrics(sets: dict[str, np.ndarray], images: np.ndarray, *, pca, nearest: dict[str, np.ndarray]) -> dict:
+    """Fig. 7's numbers: the sharpness measures of each image set, both reconstructions' RMSE, the
+    variance PCA keeps, and the RMS distance of samples (and of real plates) to their nearest plate."""
+    metrics = sharpness_metrics(sets, images)
+    metrics["pca.reconstruction_rmse"] = float(np.sqrt(((sets["pca_reconstruction"] - images) ** 2).mean()))
+    metrics["conv_vae.reconstruction_rmse"] = float(np.sqrt(((sets["conv_vae_reconstruction"] - images) ** 2).mean()))
+    metrics["pca.explained_variance"] = float(pca.explained_variance_ratio_.sum())
+    metrics["pca_gmm.nearest_plate_rms_mean"] = float(nearest["PCA + GMM"].mean())
+    metrics["pca_gmm.nearest_plate_rms_min"] = float(nearest["PCA + GMM"].min())
+    metrics["conv_vae_gmm.nearest_plate_rms_mean"] = float(nearest["conv VAE + GMM"].mean())
+    metrics["real.nearest_other_plate_rms_mean"] = float(nearest["real"].mean())
+    return metrics
+
+
+def brains_lines(m: dict[str, float]) -> list[str]:
+    """The chapter's numbers in words: reconstruction and nearest-plate distances, high frequencies."""
+    return [
+        f"reconstruction RMSE: PCA {m['pca.reconstruction_rmse']:.4f}, conv VAE {m['conv_vae.reconstruction_rmse']:.4f}; "
+        f"nearest-plate RMS: PCA + GMM {m['pca_gmm.nearest_plate_rms_mean']:.4f}, conv VAE + GMM "
+        f"{m['conv_vae_gmm.nearest_plate_rms_mean']:.4f}, real plates {m['real.nearest_other_plate_rms_mean']:.4f}",
+        f"- High-frequency power relative to real plates: PCA + GMM {m['pca_gmm.high_frequency_ratio']:.2f}, "
+        f"conv VAE + GMM {m['conv_vae_gmm.high_frequency_ratio']:.2f}.",
+    ]

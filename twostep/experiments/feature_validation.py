@@ -11,13 +11,19 @@ at the largest level).
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from twostep.core.profiling import phased
+from twostep.data.images import load_celeba, unit_range
+from twostep.data.mnist import load_mnist
 from twostep.evaluation.disturbances import disturbances, selects_rows
-from twostep.evaluation.fid import FeatureNetwork, feature_statistics, frechet_distance
+from twostep.evaluation.fid import (FEATURE_NETWORK_SEED, FeatureNetwork, InceptionFeatures, feature_statistics,
+                                    frechet_distance)
+from twostep.experiments.celeba_fid import celeba_feature_network
+from twostep.experiments.mnist import mnist_feature_network
 
 SPLIT_HALF_RATIO = 0.1  # the halves' distance must stay below this fraction of the median top-level distance
 NOISE_SDS = 2.0  # a step may fall back by this many standard deviations of the split-half distance
@@ -215,3 +221,73 @@ def resize_images(images: np.ndarray, size: int, channels: int) -> np.ndarray:
         images = images.mean(1, keepdims=True) if channels == 1 else np.repeat(images, channels, axis=1)
     out = resize(images, (len(images), channels, size, size), anti_aliasing=True, preserve_range=True)
     return np.clip(out, 0, 1).astype(np.float32)
+
+
+@dataclass
+class CheckData:
+    """What the feature check disturbs, per offline network: ``sets[name] = (real, groups, other)``
+    (real images, their groups for mode dropping, and images of the other data set for mixing in),
+    the networks, and what was loaded or trained."""
+
+    sets: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]
+    networks: dict[str, FeatureNetwork]
+    lines: list[str]
+
+
+def check_data(cfg, *, device) -> CheckData:
+    """MNIST test digits and held-out CelebA faces (``cfg``: a
+    :class:`~twostep.experiments.configs.FeatureValidationConfig`) with the two offline networks
+    (the digit classifier and the rotation network, cached), the faces' pixel clusters as their
+    groups, and each set resized to the other's shape for the mixing disturbance."""
+    x_train, y_train = load_mnist(train=True)
+    x_test, y_test = load_mnist(train=False)
+    mnist_net, mnist_info = mnist_feature_network(x_train[: cfg.mnist_n_train], y_train[: cfg.mnist_n_train],
+                                                  epochs=cfg.classifier_epochs, seed=FEATURE_NETWORK_SEED,
+                                                  device=device, use_cache=cfg.use_cache)
+    mnist_real = x_test.reshape(-1, 1, 28, 28)
+    faces, found = load_celeba(cfg.celeba_images, cfg.image_size, use_cache=cfg.use_cache)
+    celeba_net, celeba_info = celeba_feature_network(faces[: -cfg.celeba_test], epochs=cfg.rotnet_epochs,
+                                                     seed=FEATURE_NETWORK_SEED, device=device,
+                                                     use_cache=cfg.use_cache)
+    celeba_real = unit_range(faces[-cfg.celeba_test :])
+    del faces
+    clusters = pixel_clusters(celeba_real, cfg.n_clusters, cfg.seed)
+    grey_faces = resize_images(celeba_real, 28, 1)
+    big_digits = resize_images(mnist_real[: len(celeba_real)], cfg.image_size, 3)
+    lines = [f"MNIST: {len(mnist_real)} test digits; digit classifier "
+             f"{'from the cache' if mnist_info['cached'] else 'trained'}",
+             f"CelebA: {len(celeba_real)} held-out faces ({found}); rotation network "
+             f"{'from the cache' if celeba_info['cached'] else 'trained'}; cluster sizes "
+             f"{np.bincount(clusters).tolist()}"]
+    return CheckData({"mnist_cnn": (mnist_real, y_test, grey_faces), "celeba_rotnet": (celeba_real, clusters, big_digits)},
+                     {"mnist_cnn": mnist_net, "celeba_rotnet": celeba_net}, lines)
+
+
+def check_networks(cfg, data: CheckData, *, device) -> tuple[dict[str, ValidationCurves], dict[str, float]]:
+    """Every disturbance at every level through each offline network (:func:`validate_features`),
+    and, with ``cfg.inception_per_half``, through Inception on that many images per half (named
+    ``inception_mnist`` and ``inception_celeba``): the curves by network, and the seconds the
+    offline networks and Inception took."""
+    settings = dict(levels=cfg.levels, n_repeats=cfg.n_repeats, seed=cfg.seed, draws=cfg.draws)
+    started = time.perf_counter()
+    results = {name: validate_features(data.networks[name], real, groups, other, n_per_half=cfg.n_per_half,
+                                       **settings)
+               for name, (real, groups, other) in data.sets.items()}
+    seconds = {"offline": time.perf_counter() - started}
+    started = time.perf_counter()
+    n = cfg.inception_per_half
+    for name, (real, groups, other) in data.sets.items() if n else ():
+        key = f"inception_{name.split('_')[0]}"
+        results[key] = validate_features(InceptionFeatures(real.shape[1:], device=device), real, groups, other[:n],
+                                         n_per_half=n, name=key, **settings)
+    seconds["inception"] = time.perf_counter() - started
+    return results, seconds
+
+
+def strongest_examples(data: CheckData, *, count: int, seed: int) -> dict[str, np.ndarray]:
+    """``count`` images of each disturbance at its strongest level, per network's data, as uint8."""
+    examples = {}
+    for net, (real, groups, other) in data.sets.items():
+        for name, shown in disturbance_examples(real, groups, other, [1.0], count=count, seed=seed).items():
+            examples[f"{net}.{name.replace(' ', '_')}"] = (np.clip(shown[0], 0, 1) * 255).round().astype(np.uint8)
+    return examples

@@ -21,8 +21,10 @@ import torch
 from twostep.core.seeds import stage_seed
 from twostep.evaluation.fid import distance_label
 from twostep.evaluation.scoring import SampleScorer
+from twostep.experiments.clarinet_hmm import AUDIO_FRAMING, audio_data, clarinet_vae, sample_and_measure
 from twostep.pipeline import TwoStepModel
-from twostep.priors import GMMPrior, Prior
+from twostep.priors import (BayesianGMMPrior, FlowPrior, GMMPrior, GRUPrior, HMMPrior, KDEPrior, Prior,
+                            StandardNormalPrior, TwoStageVAEPrior)
 
 
 def encoder_moments(autoencoder, x: np.ndarray, batch_size: int = 4096) -> tuple[np.ndarray, np.ndarray]:
@@ -218,3 +220,110 @@ def sequence_sentence(metrics: dict[str, float]) -> str:
             + "; note changes per second "
             + ", ".join(f"{metrics[f'sequence_{key}.note_change_rate']:.2f}" if key != "real"
                         else f"real {metrics[f'sequence_{key}.note_change_rate']:.2f}" for key in keys) + ".")
+
+
+def flow_prior(cfg) -> FlowPrior:
+    """The zoo's masked autoregressive flow (``cfg``: a :class:`~twostep.experiments.configs.PriorZooConfig`)."""
+    return FlowPrior(transforms=cfg.flow_transforms, hidden=cfg.flow_hidden, max_epochs=cfg.flow_max_epochs,
+                     patience=cfg.patience, random_state=cfg.seed, progress=False)
+
+
+def fit_zoo(zoo: PriorZoo, cfg, codes: np.ndarray, gan) -> dict:
+    """Every prior of the zoo on ``codes`` (the VAE's means of the fitted rows), in the chapter's
+    order: N(0, I), one full Gaussian, diagonal and full GMMs of ``cfg.gmm_components``, a
+    Dirichlet-process GMM, a KDE, a flow, a second-stage VAE, and last the GAN chapter's WGAN-GP
+    prior, which ``gan()`` returns with its cache manifest (trained on all images' means, or loaded);
+    the manifest is returned."""
+    k, seed = cfg.gmm_components, cfg.seed
+    zoo.add("normal", "N(0, I) (the VAE's prior)", StandardNormalPrior(), codes)
+    zoo.add("gaussian", "one full Gaussian", GMMPrior(1, "full", random_state=seed), codes)
+    zoo.add("gmm_diag", f"GMM, diagonal, {k} components", GMMPrior(k, "diag", random_state=seed), codes)
+    zoo.add("gmm_full", f"GMM, full, {k} components (the paper's)", GMMPrior(k, "full", random_state=seed), codes)
+    zoo.add("dp_gmm", f"Dirichlet-process GMM, diagonal, up to {k}", BayesianGMMPrior(k, "diag", random_state=seed),
+            codes)
+    zoo.add("kde", "kernel density estimate", KDEPrior(random_state=seed), codes)
+    zoo.add("flow", "masked autoregressive flow (zuko)", flow_prior(cfg), codes)
+    zoo.add("two_stage_vae", "second-stage VAE (Dai & Wipf)",
+            TwoStageVAEPrior(hidden=cfg.two_stage_hidden, max_epochs=cfg.two_stage_max_epochs,
+                             patience=cfg.patience, random_state=seed, progress=False), codes)
+    prior, info = gan()
+    seconds = info["info"]["seconds"]  # its training time, when it was trained (here or by the GAN chapter)
+    zoo.add("wgan_gp", "WGAN-GP (the GAN chapter's)", prior, None, fitted_on="means, all images", seconds=seconds)
+    return info
+
+
+def zoo_description(zoo: PriorZoo, *, k: int, gan_cached: bool) -> str:
+    """What the fits found: the DP-GMM's active components, the KDE's bandwidth, the flow's and the
+    second-stage VAE's epochs, and where the WGAN-GP prior came from."""
+    dp, kde = zoo.entries["dp_gmm"].prior, zoo.entries["kde"].prior
+    flow, two_stage = zoo.entries["flow"].prior, zoo.entries["two_stage_vae"].prior
+    return (f"DP-GMM: {dp.active_components_} of {k} components above 1% weight; KDE bandwidth {kde.bandwidth_} "
+            f"(standard deviations); flow {flow.epochs_} epochs, second-stage VAE {two_stage.epochs_} epochs "
+            f"(early stopping); WGAN-GP prior {'from the cache' if gan_cached else 'trained here'}")
+
+
+def zoo_fit_metrics(zoo: PriorZoo) -> dict[str, float]:
+    """What the fits found, as metrics: the DP-GMM's active components, the KDE's bandwidth, epochs."""
+    return {"dp_gmm.active_components": float(zoo.entries["dp_gmm"].prior.active_components_),
+            "kde.bandwidth": float(zoo.entries["kde"].prior.bandwidth_),
+            "flow.epochs": float(zoo.entries["flow"].prior.epochs_),
+            "two_stage_vae.epochs": float(zoo.entries["two_stage_vae"].prior.epochs_)}
+
+
+@dataclass
+class SequenceZoo:
+    """The sequence priors on the audio VAE's codes: their labels, fit seconds and generated sound."""
+
+    labels: dict[str, str]
+    seconds: dict[str, float]
+    sound: object  # twostep.experiments.clarinet_hmm.AudioSamples
+
+
+def sequence_zoo(cfg, *, device, progress=print) -> SequenceZoo:
+    """An HMM (two-step), a GMM that ignores time and an autoregressive GRU, fitted on the clarinet
+    chapter's audio VAE's codes (its cached VAE when ``cfg.audio_vae`` equals its), then sampled and
+    measured as that chapter measures audio; ``progress`` gets one line per step."""
+    audio = audio_data(cfg.audio_source, **AUDIO_FRAMING, n_test_files=cfg.audio_n_test_files,
+                       n_synth_files=cfg.audio_n_synth_files, seed=cfg.seed)
+    audio_vae, audio_info = clarinet_vae(np.concatenate(audio.train_frames), audio.config, cfg.audio_vae,
+                                         device=device, use_cache=cfg.use_cache)
+    progress(f"{audio.describe()}; audio VAE {'loaded from the cache' if audio_info['cached'] else 'trained'}")
+    train_codes = [audio_vae.encode(f) for f in audio.train_frames]
+    frames, lengths = np.concatenate(train_codes), [len(c) for c in train_codes]
+    priors = {
+        "hmm": HMMPrior(cfg.hmm_states, n_iter=cfg.hmm_n_iter, init=cfg.hmm_init, random_state=cfg.seed),
+        "gmm_frames": GMMPrior(cfg.hmm_states, "diag", random_state=cfg.seed),
+        # 8 chunks of 2 s per step; patience doubled: its held-out loss, on a tenth of 90 chunks, is noisy
+        "gru": GRUPrior(hidden=cfg.gru_hidden, max_epochs=cfg.gru_max_epochs, patience=2 * cfg.patience,
+                        batch_size=8, random_state=cfg.seed, progress=False),
+    }
+    labels = {"real": "real data (held-out files)", "hmm": f"HMM, {cfg.hmm_states} states (two-step)",
+              "gmm_frames": f"GMM, {cfg.hmm_states} components, ignoring time", "gru": "autoregressive GRU"}
+    seconds = {}
+    for key, prior in priors.items():
+        started = time.perf_counter()
+        prior.fit(frames, lengths)  # the GMM treats the frames as independent rows
+        seconds[key] = time.perf_counter() - started
+        progress(f"{labels[key]:<44} fitted in {seconds[key]:6.1f} s")
+    sound = sample_and_measure({key: (audio_vae, prior) for key, prior in priors.items()}, audio,
+                               hop=AUDIO_FRAMING["hop"], generate_seconds=cfg.audio_seconds,
+                               segment_seconds=cfg.audio_segment_seconds, measure_seconds=cfg.audio_measure_seconds,
+                               seed=cfg.seed)
+    return SequenceZoo(labels, seconds, sound)
+
+
+def fitted_on_lines(metrics: dict[str, float], zoo: PriorZoo, features: str, *, betas, draws: int) -> list[str]:
+    """The chapter's lines on what to fit a prior on (with its illustrations): which of the full
+    GMM's fits has the lowest distance on ``features``, the flow on one draw per image against
+    means, the same comparison on each VAE of ``betas``, and the sequence priors."""
+    m, f = metrics, features
+    fits = [key for key in FITTED_ON if f"{key}.fid_{f}" in m]
+    best = min(fits, key=lambda key: m[f"{key}.fid_{f}"])
+    return [
+        f"- Fitted on: of the full GMM's four fits, the lowest distance is the one fitted on "
+        f"**{zoo.entries[best].fitted_on}** ({m[f'{best}.fid_{f}']:.2f}, means {m[f'gmm_full.fid_{f}']:.2f}); "
+        f"the flow on one draw per image {m[f'flow_draw.fid_{f}']:.2f} against {m[f'flow.fid_{f}']:.2f} on means. "
+        "The paper chapters keep the authors' choice (means); the seeds page shows whether this holds across seeds.",
+        *[fitted_on_sentence(m, f, beta, draws=draws) for beta in betas],
+        sequence_sentence(m),
+    ]

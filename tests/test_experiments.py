@@ -261,3 +261,36 @@ def test_grid_joint_trajectory_reads_one_run_at_its_snapshots():
     assert metrics == {"j.modes_covered_at_epoch_4": 3.0, "j.modes_covered_at_epoch_8": 0.0,
                        "j.modes_covered_at_epoch_12": 0.0, "j.modes_covered_at_epoch_16": 0.0,
                        "j.modes_plateaued": 1.0}
+
+
+def test_chapter_sentences_read_the_metrics_they_name():
+    """The FID chapters' converged-joint lines and panels, and the grid chapter's joint sentence,
+    from constructed metrics: each number where it belongs, better or worse by the right sign."""
+    from twostep.experiments.grid_gmm import joint_sentence
+    from twostep.experiments.joint_runs import converged_lines, converged_panels
+
+    m = {"joint_two_step_10.fid_mnist_cnn": 20.0, "joint_converged_10.fid_mnist_cnn": 25.0,
+         "joint_two_step_10.heldout_objective": 110.0, "joint_converged_10.heldout_objective": 100.0,
+         "joint_converged_10.converged": 1.0, "joint_converged_10.epochs": 33.0,
+         "two_step_diag_10.heldout_objective": 120.0}
+    (line,) = converged_lines(m, [10], budget=5, features="mnist_cnn")
+    assert line.startswith("- Trained on (33 epochs instead of 5, converged), the joint model with 10 components")
+    assert "from 110.0 to 100.0 in held-out objective and from 20.00 to 25.00" in line
+    assert line.endswith("better on its own objective, worse samples by this distance.")
+    panels = converged_panels(m, 10, budget=5)
+    assert list(panels.values()) == ["two_step_diag_10", "joint_two_step_10", "joint_converged_10"]
+    assert "joint, until converged (33 epochs)\nheld-out objective 100.0" in panels
+    grid = {"joint_gmm_vae.modes_covered": 3.0, "joint_gmm_vae.epochs": 1250.0, "joint_gmm_vae.converged": 0.0,
+            "joint_gmm_vae.mean_shift_of_component_means": 0.125}
+    text = joint_sentence(grid, {"joint_gmm_vae": None}, {"joint_gmm_vae": "authors' settings", "other": "x"})
+    assert text == "authors' settings: 3/16 modes after 1250 epochs (not converged; its means moved 0.12)"
+
+
+def test_reconstruction_rmse_is_the_root_mean_square_error():
+    from sklearn.metrics import mean_squared_error
+
+    from twostep.experiments.wgan_gmm import reconstruction_rmse
+
+    rng = np.random.default_rng(0)
+    a, b = rng.uniform(size=(20, 784)), rng.uniform(size=(20, 784))
+    assert reconstruction_rmse(a, b) == pytest.approx(mean_squared_error(a.ravel(), b.ravel()) ** 0.5, rel=1e-12)

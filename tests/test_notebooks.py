@@ -208,6 +208,31 @@ def test_notebook_is_committed_as_text_with_documented_parameters(name):
         assert set(values) <= set(params), f"profile {profile} sets unknown parameters"
 
 
+# The chapters read as the method: their code (outside the parameters cell, which holds the
+# parameters and their help and mirrors the configs) stays within these bounds; the rest is library.
+MAX_NOTEBOOK_LINES = 800  # code lines of all chapters together, blank lines not counted
+MAX_CELL_LINES = 25
+MAX_LINE_CHARS = 100
+
+
+def test_notebooks_read_as_the_method():
+    """Every chapter's code cells, but the parameters cell: no cell over MAX_CELL_LINES lines, no
+    line over MAX_LINE_CHARS characters, MAX_NOTEBOOK_LINES lines in all."""
+    total, big, long = 0, [], []
+    for name in runner.notebook_names(ROOT):
+        for i, cell in enumerate(runner.read_notebook(name, ROOT).cells):
+            if cell.cell_type != "code" or "parameters" in cell.metadata.get("tags", []):
+                continue
+            lines = [line for line in cell.source.splitlines() if line.strip()]
+            total += len(lines)
+            if len(lines) > MAX_CELL_LINES:
+                big.append((name, i, len(lines)))
+            long += [(name, i, len(line)) for line in lines if len(line) > MAX_LINE_CHARS]
+    assert not big, f"cells (notebook, cell, lines) over {MAX_CELL_LINES} lines: {big}"
+    assert not long, f"lines (notebook, cell, characters) over {MAX_LINE_CHARS} characters: {long}"
+    assert total <= MAX_NOTEBOOK_LINES, f"{total} code lines in the chapters (at most {MAX_NOTEBOOK_LINES})"
+
+
 @pytest.mark.notebooks
 @pytest.mark.parametrize("name", sorted(SMOKE))
 def test_notebook_smoke_run(name):
